@@ -1,0 +1,103 @@
+package synth
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+const (
+	// audioPacketTicks is 20 ms at Opus's 48 kHz RTP clock.
+	audioPacketTicks   = 960
+	audioPacketPeriod  = 20 * time.Millisecond
+	defaultAudioPT     = 111
+	defaultAudioSize   = 120
+	minAudioPacketSize = 1 + stampLen
+
+	// opusTOC is the first payload byte: config 15 (hybrid, fullband,
+	// 20 ms), mono, one frame, which is what browsers send for speech.
+	opusTOC = 15 << 3
+)
+
+// AudioConfig describes a synthetic Opus-like stream of 20 ms packets. Zero
+// values select the defaults noted on each field.
+type AudioConfig struct {
+	// PayloadType is the RTP payload type; default 111.
+	PayloadType uint8
+	// SSRC identifies the stream; default a random non-zero value.
+	SSRC uint32
+	// FirstSeq is the first sequence number.
+	FirstSeq uint16
+	// FirstTimestamp is the RTP timestamp of the first packet.
+	FirstTimestamp uint32
+	// PacketSize is the payload bytes per 20 ms packet; default 120 (about
+	// 48 kbps), and values below 14 are raised to fit the TOC byte and stamp.
+	PacketSize int
+}
+
+// Audio produces a synthetic Opus-like stream packet by packet. NextPacket
+// must be called from one goroutine at a time.
+type Audio struct {
+	cfg    AudioConfig
+	n      uint32 // number of the next packet
+	seq    uint16
+	ts     uint32
+	buf    []byte
+	packet rtp.Packet
+}
+
+// NewAudio returns an Audio for cfg with defaults applied and its single
+// packet buffer allocated up front.
+func NewAudio(cfg AudioConfig) *Audio {
+	if cfg.PayloadType == 0 {
+		cfg.PayloadType = defaultAudioPT
+	}
+	if cfg.SSRC == 0 {
+		cfg.SSRC = randomSSRC()
+	}
+	if cfg.PacketSize <= 0 {
+		cfg.PacketSize = defaultAudioSize
+	}
+	cfg.PacketSize = max(cfg.PacketSize, minAudioPacketSize)
+	a := &Audio{
+		cfg: cfg,
+		seq: cfg.FirstSeq,
+		ts:  cfg.FirstTimestamp,
+		buf: make([]byte, cfg.PacketSize),
+	}
+	for i := range a.buf {
+		a.buf[i] = byte(i*67 + 3)
+	}
+	a.buf[0] = opusTOC
+	return a
+}
+
+// SSRC returns the stream's SSRC, which receivers need when it was chosen at
+// random.
+func (a *Audio) SSRC() uint32 { return a.cfg.SSRC }
+
+// PacketInterval returns the time each packet covers (20 ms), for pacing.
+func (a *Audio) PacketInterval() time.Duration { return audioPacketPeriod }
+
+// NextPacket returns the next 20 ms packet: the timestamp advances by 960
+// (48 kHz) per packet, sequence numbers continue (wrapping) and the marker
+// is never set. The packet and its payload are reused by the next call, so
+// they are valid only until then.
+func (a *Audio) NextPacket() *rtp.Packet {
+	a.buf[0] = opusTOC
+	putStamp(a.buf[1:], audioMagic, Stamp{Frame: a.n, OrigSeq: a.seq})
+	a.packet = rtp.Packet{
+		Header: rtp.Header{
+			Version:        2,
+			PayloadType:    a.cfg.PayloadType,
+			SequenceNumber: a.seq,
+			Timestamp:      a.ts,
+			SSRC:           a.cfg.SSRC,
+		},
+		Payload: a.buf[:len(a.buf):len(a.buf)],
+	}
+	a.n++
+	a.seq++
+	a.ts += audioPacketTicks
+	return &a.packet
+}

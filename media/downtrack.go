@@ -1,0 +1,252 @@
+package media
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrack is one viewer's copy of a feed: a webrtc.TrackLocal with its own SSRC,
+// sequence numbers and timestamps, rewritten so the viewer sees one continuous
+// stream across publisher mutes and reconnects.
+type DownTrack struct {
+	feed  *Feed
+	shard atomic.Pointer[shard]
+
+	// Set by Bind before the down track is added to a worker.
+	bound  atomic.Bool
+	ssrc   uint32
+	pt     uint8
+	writer webrtc.TrackLocalWriter
+
+	// Owned by the worker that serves the down track.
+	started      bool
+	waitKeyframe bool
+	epoch        uint32
+	resync       uint32
+	seqBase      uint64 // input ext - seqBase = output ext
+	nextOut      uint64 // next output extended sequence number
+	lastExt      uint64 // last input ext sent in this mapping
+	rebaseExt    uint64 // first input ext of the current mapping
+	tsOffset     uint32
+	lastOutTS    uint32
+	lastSentNs   int64
+	sinceRebase  bool // the current mapping has its seqBase
+	newStream    bool // the next rebase must also recompute tsOffset
+}
+
+// NewDownTrack returns a down track of f for one viewer. Add it to the viewer's
+// peer connection, then call f.AddDownTrack once the connection is up.
+func NewDownTrack(f *Feed) *DownTrack {
+	return &DownTrack{
+		feed: f,
+		// A random start, as RFC 3550 asks, kept above 2^16 so unwrapping never underflows.
+		nextOut:  1<<16 + uint64(rand.N(1<<15)),
+		tsOffset: rand.Uint32(),
+	}
+}
+
+// Bind implements webrtc.TrackLocal: it picks the negotiated codec matching the feed's.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if codecMatches(c, d.feed.codec) {
+			d.ssrc = uint32(ctx.SSRC())
+			d.pt = uint8(c.PayloadType)
+			d.writer = ctx.WriteStream()
+			d.bound.Store(true)
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// Unbind implements webrtc.TrackLocal. The worker skips unbound tracks; the
+// down track's owner removes it from the feed.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(false)
+	return nil
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *DownTrack) ID() string { return d.feed.trackID }
+
+// RID implements webrtc.TrackLocal.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *DownTrack) StreamID() string { return d.feed.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.feed.kind }
+
+// Feed is the feed this down track copies.
+func (d *DownTrack) Feed() *Feed { return d.feed }
+
+// Bound reports whether the peer connection has negotiated the track.
+func (d *DownTrack) Bound() bool { return d.bound.Load() }
+
+func codecMatches(a, b webrtc.RTPCodecParameters) bool {
+	if !strings.EqualFold(a.MimeType, b.MimeType) {
+		return false
+	}
+	if strings.EqualFold(a.MimeType, webrtc.MimeTypeH264) {
+		return fmtpValue(a.SDPFmtpLine, "packetization-mode") == fmtpValue(b.SDPFmtpLine, "packetization-mode")
+	}
+	return true
+}
+
+func fmtpValue(line, key string) string {
+	for _, kv := range strings.Split(line, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// forward rewrites hdr for this viewer and sends the packet. ts is the publisher's
+// timestamp (hdr is shared by the worker's viewers, so each sets every field it uses).
+func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref packetRef, now int64) bool {
+	if !d.bound.Load() {
+		return false
+	}
+	if !d.started || ref.epoch != d.epoch || ref.resync != d.resync {
+		d.restart(ref)
+	}
+	if d.waitKeyframe {
+		if !ref.keyframe {
+			d.feed.RequestKeyframe()
+			return false
+		}
+		d.waitKeyframe = false
+	}
+	if !d.sinceRebase {
+		d.rebase(ref.ext, ts, now)
+	} else if ref.ext <= d.lastExt {
+		return false // already sent: a replayed packet or a late duplicate
+	}
+	out := ref.ext - d.seqBase
+	hdr.SSRC = d.ssrc
+	hdr.PayloadType = d.pt
+	hdr.SequenceNumber = uint16(out)
+	hdr.Timestamp = ts + d.tsOffset
+	if _, err := d.writer.WriteRTP(hdr, payload); err != nil {
+		return false
+	}
+	d.lastExt = ref.ext
+	if out >= d.nextOut {
+		d.nextOut = out + 1
+	}
+	d.lastOutTS = hdr.Timestamp
+	d.lastSentNs = now
+	return true
+}
+
+// restart begins a new mapping: after an unmute (same stream, resync changed) or
+// on a new publisher stream (epoch changed). Video waits for a keyframe.
+func (d *DownTrack) restart(ref packetRef) {
+	newStream := d.started && ref.epoch != d.epoch
+	d.epoch, d.resync = ref.epoch, ref.resync
+	d.waitKeyframe = d.feed.kind == webrtc.RTPCodecTypeVideo
+	d.sinceRebase = false
+	if newStream {
+		d.lastExt = 0
+		d.newStream = true
+	}
+	d.started = true
+}
+
+// rebase maps input ext to the next output sequence number, so the viewer sees no
+// gap. On a new stream, timestamps continue from the last sent one plus the
+// wall-clock time in between.
+func (d *DownTrack) rebase(ext uint64, ts uint32, now int64) {
+	d.seqBase = ext - d.nextOut
+	d.rebaseExt = ext
+	d.sinceRebase = true
+	if d.newStream {
+		d.newStream = false
+		elapsed := max(now-d.lastSentNs, 0)
+		ticks := uint32(elapsed * int64(d.feed.codec.ClockRate) / 1e9)
+		if ticks == 0 {
+			ticks = 1
+		}
+		d.tsOffset = d.lastOutTS + ticks - ts
+	}
+}
+
+// sourceExt maps a sequence number the viewer NACKed back to the cache index.
+func (d *DownTrack) sourceExt(seq uint16) (uint64, bool) {
+	if !d.sinceRebase || d.nextOut == 0 {
+		return 0, false
+	}
+	last := d.nextOut - 1
+	out := last - uint64(uint16(uint16(last)-seq))
+	if out > last {
+		return 0, false
+	}
+	ext := out + d.seqBase
+	if ext < d.rebaseExt || ext > d.lastExt {
+		return 0, false
+	}
+	return ext, true
+}
+
+// resend sends a cached packet again with the same rewrite it had the first time.
+func (d *DownTrack) resend(hdr *rtp.Header, payload []byte, ext uint64) bool {
+	if !d.bound.Load() {
+		return false
+	}
+	hdr.SSRC = d.ssrc
+	hdr.PayloadType = d.pt
+	hdr.SequenceNumber = uint16(ext - d.seqBase)
+	hdr.Timestamp += d.tsOffset
+	_, err := d.writer.WriteRTP(hdr, payload)
+	return err == nil
+}
+
+// RTCPReader is where a down track's feedback comes from: its *webrtc.RTPSender.
+type RTCPReader interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// ServeRTCP reads the viewer's feedback until the sender stops: PLI and FIR become
+// (coalesced) keyframe requests to the publisher, NACKs are answered from the
+// cache by the worker. Run it in its own goroutine; it ends when r fails.
+func (d *DownTrack) ServeRTCP(r RTCPReader) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := r.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.feed.RequestKeyframe()
+			case *rtcp.TransportLayerNack:
+				d.nack(p)
+			}
+		}
+	}
+}
+
+func (d *DownTrack) nack(p *rtcp.TransportLayerNack) {
+	var seqs []uint16
+	for _, pair := range p.Nacks {
+		seqs = pair.PacketList()
+		d.feed.stats.NACKsReceived.Add(uint64(len(seqs)))
+		if s := d.shard.Load(); s != nil {
+			s.control(ctrlMsg{op: opNACK, track: d, seqs: seqs})
+		}
+	}
+}

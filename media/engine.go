@@ -1,0 +1,195 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"syscall"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+)
+
+// EngineConfig says where media flows.
+type EngineConfig struct {
+	// UDPPort is the one UDP port all media uses (ICE UDP mux). 0 picks a free port.
+	UDPPort int
+	// ListenIP binds the media socket to one address (tests use 127.0.0.1). Empty
+	// listens on every interface.
+	ListenIP string
+	// NodeIPs, when set, are the addresses advertised to clients instead of the
+	// interfaces' own (a VM behind 1:1 NAT).
+	NodeIPs []string
+	// IncludeLoopback offers 127.0.0.1 candidates (dev mode and tests on one machine).
+	IncludeLoopback bool
+	Logger          *slog.Logger
+}
+
+// Engine builds the peer connections of the SFU: lean publisher connections that
+// receive a host's media and leaner subscriber connections that carry down tracks.
+// Both share one UDP port.
+type Engine struct {
+	pubAPI *webrtc.API
+	subAPI *webrtc.API
+	mux    ice.UDPMux
+	port   int
+	log    *slog.Logger
+}
+
+// socketBuffer is the UDP buffer size we ask for: a keyframe burst to many viewers
+// is hundreds of kilobytes, beyond the kernel's 208 KiB default.
+const socketBuffer = 8 << 20
+
+// NewEngine opens the media port and prepares the two pion APIs.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{log: log}
+	if err := e.openMux(cfg); err != nil {
+		return nil, err
+	}
+	pub, err := e.newAPI(cfg, true)
+	if err != nil {
+		e.mux.Close()
+		return nil, err
+	}
+	sub, err := e.newAPI(cfg, false)
+	if err != nil {
+		e.mux.Close()
+		return nil, err
+	}
+	e.pubAPI, e.subAPI = pub, sub
+	return e, nil
+}
+
+func (e *Engine) openMux(cfg EngineConfig) error {
+	plog := pionLogger(e.log).NewLogger("udpmux")
+	if cfg.ListenIP == "" {
+		// One socket per interface address: ICE needs to know the address each
+		// candidate is reached at, which a wildcard socket hides.
+		opts := []ice.UDPMuxFromPortOption{
+			ice.UDPMuxFromPortWithLogger(plog),
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
+			ice.UDPMuxFromPortWithReadBufferSize(socketBuffer),
+			ice.UDPMuxFromPortWithWriteBufferSize(socketBuffer),
+		}
+		if cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+		if err != nil {
+			return fmt.Errorf("media: listen udp port %d: %w", cfg.UDPPort, err)
+		}
+		e.mux, e.port = mux, cfg.UDPPort
+		return nil
+	}
+	ip := net.ParseIP(cfg.ListenIP)
+	if ip == nil {
+		return fmt.Errorf("media: bad listen ip %q", cfg.ListenIP)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return fmt.Errorf("media: listen udp %s:%d: %w", cfg.ListenIP, cfg.UDPPort, err)
+	}
+	growBuffers(conn, e.log)
+	e.port = conn.LocalAddr().(*net.UDPAddr).Port
+	e.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: plog})
+	return nil
+}
+
+// growBuffers raises the socket buffers, using the privileged FORCE options when
+// allowed so that the host's rmem_max does not silently cap them.
+func growBuffers(conn *net.UDPConn, log *slog.Logger) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		for _, opt := range [][2]int{{syscall.SO_RCVBUFFORCE, syscall.SO_RCVBUF}, {syscall.SO_SNDBUFFORCE, syscall.SO_SNDBUF}} {
+			if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt[0], socketBuffer) != nil {
+				if err := syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt[1], socketBuffer); err != nil {
+					log.Warn("media: cannot grow udp socket buffer", "err", err)
+				}
+			}
+		}
+	})
+}
+
+// newAPI registers only what each side needs: every interceptor costs CPU per packet.
+// Publisher connections generate NACKs and receiver reports toward the host;
+// subscriber connections run no interceptor at all: NACKs, PLIs and reports toward
+// viewers are handled by the down tracks from the shared packet cache.
+func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	if err := RegisterCodecs(me); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if publisher {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("media: nack generator: %w", err)
+		}
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("media: receiver reports: %w", err)
+		}
+		ir.Add(gen)
+		ir.Add(rr)
+	}
+
+	se := webrtc.SettingEngine{LoggerFactory: pionLogger(e.log)}
+	se.SetICEUDPMux(e.mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if len(cfg.NodeIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.NodeIPs, webrtc.ICECandidateTypeHost)
+	}
+	// The DTLS server picks the SRTP profile: we take that role and put AES-GCM
+	// first, which encrypts about six times faster than AES-CM + HMAC-SHA1.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("media: dtls role: %w", err)
+	}
+	se.SetSRTPProtectionProfiles(
+		dtls.SRTP_AEAD_AES_128_GCM,
+		dtls.SRTP_AEAD_AES_256_GCM,
+		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
+	)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Port is the UDP port media flows on.
+func (e *Engine) Port() int { return e.port }
+
+// NewPublisherPC returns a connection for receiving a host's media.
+func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {
+	pc, err := e.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("media: new publisher connection: %w", err)
+	}
+	return pc, nil
+}
+
+// NewSubscriberPC returns a connection for sending down tracks to a participant.
+func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
+	pc, err := e.subAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("media: new subscriber connection: %w", err)
+	}
+	return pc, nil
+}
+
+// Close releases the media port. Peer connections must be closed first.
+func (e *Engine) Close() error {
+	if err := e.mux.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("media: close udp mux: %w", err)
+	}
+	return nil
+}

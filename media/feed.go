@@ -1,0 +1,279 @@
+package media
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/talkrelay/talkrelay/media/codec"
+	"github.com/talkrelay/talkrelay/media/packetcache"
+)
+
+// RemoteTrack is the publisher's incoming stream a Feed reads: a *webrtc.TrackRemote.
+type RemoteTrack interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+	SetReadDeadline(t time.Time) error
+}
+
+// KeyframeInterval is the shortest time between two keyframe requests sent to the
+// publisher for one feed: many viewers' PLIs become one request.
+const KeyframeInterval = 500 * time.Millisecond
+
+// FeedConfig describes a feed.
+type FeedConfig struct {
+	TrackID  string // track id viewers see
+	StreamID string // stream (MediaStream) id viewers see
+	Codec    webrtc.RTPCodecParameters
+	// CacheSlots is the packet cache size; it must hold a whole GOP for late joiners
+	// to start at once. Default 2048 for video, 256 for audio.
+	CacheSlots int
+	// Workers is the number of fan-out goroutines. Default GOMAXPROCS.
+	Workers int
+	Logger  *slog.Logger
+}
+
+// Feed is one published track as viewers see it: a shared packet cache, a fixed
+// pool of fan-out workers and the viewers' down tracks. A feed outlives the
+// publisher's connection, so a host who reconnects continues the same stream.
+type Feed struct {
+	trackID, streamID string
+	kind              webrtc.RTPCodecType
+	codec             webrtc.RTPCodecParameters
+	codecKind         codec.Kind
+	cache             *packetcache.Cache
+	shards            []*shard
+	log               *slog.Logger
+
+	muted  atomic.Bool
+	epoch  atomic.Uint32 // bumped when a new publisher stream attaches
+	resync atomic.Uint32 // bumped on unmute: down tracks restart cleanly
+	// lastKeyframeRequest is the monotonic time (ns since start) of the last PLI.
+	lastKeyframeRequest atomic.Int64
+	start               time.Time
+
+	srcMu sync.Mutex
+	src   *source
+
+	stats Stats
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// source is one attached publisher stream and its reader goroutine.
+type source struct {
+	track           RemoteTrack
+	requestKeyframe func()
+	stopped         atomic.Bool
+	done            chan struct{}
+}
+
+// NewFeed starts a feed's workers. It forwards nothing until Attach.
+func NewFeed(cfg FeedConfig) *Feed {
+	kind := webrtc.RTPCodecTypeVideo
+	if cfg.Codec.ClockRate == 48000 {
+		kind = webrtc.RTPCodecTypeAudio
+	}
+	if cfg.CacheSlots == 0 {
+		cfg.CacheSlots = 2048
+		if kind == webrtc.RTPCodecTypeAudio {
+			cfg.CacheSlots = 256
+		}
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &Feed{
+		trackID:   cfg.TrackID,
+		streamID:  cfg.StreamID,
+		kind:      kind,
+		codec:     cfg.Codec,
+		codecKind: codec.KindOf(cfg.Codec.MimeType),
+		cache:     packetcache.New(cfg.CacheSlots),
+		log:       log.With("track", cfg.TrackID, "codec", cfg.Codec.MimeType),
+		start:     time.Now(),
+		stop:      make(chan struct{}),
+	}
+	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))
+	for i := 0; i < cfg.Workers; i++ {
+		s := newShard(f)
+		f.shards = append(f.shards, s)
+		f.wg.Add(1)
+		// Worker: owned by the feed, ends when the feed closes.
+		go s.run(&f.wg)
+	}
+	return f
+}
+
+// Kind is audio or video.
+func (f *Feed) Kind() webrtc.RTPCodecType { return f.kind }
+
+// Codec is the codec the feed carries; a publisher stream of another codec needs a new feed.
+func (f *Feed) Codec() webrtc.RTPCodecParameters { return f.codec }
+
+// Stats returns the feed's counters.
+func (f *Feed) Stats() *Stats { return &f.stats }
+
+// Attach makes t the feed's source, replacing (and stopping) any earlier one, so
+// that viewers continue on the new stream without renegotiation. requestKeyframe
+// sends a PLI to the publisher; the feed rate-limits it.
+func (f *Feed) Attach(t RemoteTrack, requestKeyframe func()) {
+	f.srcMu.Lock()
+	defer f.srcMu.Unlock()
+	select {
+	case <-f.stop:
+		return
+	default:
+	}
+	f.detachLocked()
+	f.cache.Reset()
+	f.epoch.Add(1)
+	s := &source{track: t, requestKeyframe: requestKeyframe, done: make(chan struct{})}
+	f.src = s
+	f.wg.Add(1)
+	// Reader: owned by the feed, ends when the track ends, a newer source replaces
+	// it, or the feed closes.
+	go f.read(s)
+}
+
+// Detach stops reading the current source, if any. Viewers keep their down tracks
+// and continue when a new source attaches.
+func (f *Feed) Detach() {
+	f.srcMu.Lock()
+	defer f.srcMu.Unlock()
+	f.detachLocked()
+}
+
+func (f *Feed) detachLocked() {
+	if f.src == nil {
+		return
+	}
+	f.src.stopped.Store(true)
+	_ = f.src.track.SetReadDeadline(time.Now())
+	<-f.src.done
+	f.src = nil
+}
+
+// SetMuted stops (true) or resumes (false) forwarding. On resume, video viewers
+// wait for a keyframe, which the feed requests at once.
+func (f *Feed) SetMuted(muted bool) {
+	if f.muted.Swap(muted) == muted {
+		return
+	}
+	if !muted {
+		f.resync.Add(1)
+		f.RequestKeyframe()
+	}
+}
+
+// Muted reports whether forwarding is stopped by the publisher.
+func (f *Feed) Muted() bool { return f.muted.Load() }
+
+// RequestKeyframe asks the publisher for a keyframe unless one was asked for
+// within KeyframeInterval. Safe from any goroutine.
+func (f *Feed) RequestKeyframe() {
+	if f.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	now := int64(time.Since(f.start))
+	last := f.lastKeyframeRequest.Load()
+	if now-last < int64(KeyframeInterval) || !f.lastKeyframeRequest.CompareAndSwap(last, now) {
+		return
+	}
+	f.srcMu.Lock()
+	src := f.src
+	f.srcMu.Unlock()
+	if src == nil || src.requestKeyframe == nil {
+		return
+	}
+	f.stats.KeyframeRequests.Add(1)
+	src.requestKeyframe()
+}
+
+// read stores each packet once in the cache and hands its index to the workers.
+func (f *Feed) read(s *source) {
+	defer f.wg.Done()
+	defer close(s.done)
+	buf := make([]byte, packetcache.MaxPacketSize)
+	epoch := f.epoch.Load()
+	for {
+		n, _, err := s.track.Read(buf)
+		if s.stopped.Load() {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			f.log.Debug("feed source ended", "err", err)
+			return
+		}
+		seq, payload, ok := parseRTP(buf[:n])
+		if !ok {
+			f.stats.Malformed.Add(1)
+			continue
+		}
+		key := codec.IsKeyframeStart(f.codecKind, payload)
+		ext, ok := f.cache.Store(seq, buf[:n], key)
+		if !ok {
+			f.stats.Late.Add(1)
+			continue
+		}
+		f.stats.PacketsIn.Add(1)
+		f.stats.BytesIn.Add(uint64(n))
+		if f.muted.Load() {
+			continue
+		}
+		ref := packetRef{ext: ext, epoch: epoch, resync: f.resync.Load(), keyframe: key}
+		for _, sh := range f.shards {
+			sh.push(ref)
+		}
+	}
+}
+
+// AddDownTrack starts forwarding to d, beginning with the cached packets from the
+// last keyframe so that a late joiner's first frame shows at once. d must be bound.
+func (f *Feed) AddDownTrack(d *DownTrack) {
+	best := f.shards[0]
+	for _, s := range f.shards[1:] {
+		if s.count.Load() < best.count.Load() {
+			best = s
+		}
+	}
+	best.control(ctrlMsg{op: opAdd, track: d})
+}
+
+// RemoveDownTrack stops forwarding to d; when it returns, d is written no more.
+func (f *Feed) RemoveDownTrack(d *DownTrack) {
+	s := d.shard.Load()
+	if s == nil {
+		return
+	}
+	done := make(chan struct{})
+	if s.control(ctrlMsg{op: opRemove, track: d, done: done}) {
+		select {
+		case <-done:
+		case <-f.stop:
+		}
+	}
+}
+
+// Close stops the source and the workers. Down tracks stay bound to their peer
+// connections; their owners remove them.
+func (f *Feed) Close() {
+	f.Detach()
+	f.stopOnce.Do(func() { close(f.stop) })
+	f.wg.Wait()
+}

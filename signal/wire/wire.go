@@ -1,0 +1,184 @@
+// Package wire defines the JSON messages of talkrelay's WebSocket signaling protocol.
+// It has no dependencies so that servers, the Go client SDK and tools share one
+// definition; signal/PROTOCOL.md is its prose description.
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// MaxMessageBytes caps one signaling message. SDP for audio+video with many codecs
+// stays well under 16 KiB; the cap leaves room for large candidate-rich offers.
+const MaxMessageBytes = 64 << 10
+
+// Message is the envelope of every signaling message in both directions: a type
+// and a type-specific body. Fields not used by a type are omitted.
+type Message struct {
+	Type string `json:"type"`
+	// ID, when a client sets it on a request, is echoed on the reply or error so the
+	// client can match them.
+	ID string `json:"id,omitempty"`
+
+	Token     string     `json:"token,omitempty"`     // join
+	SDP       string     `json:"sdp,omitempty"`       // offer, answer
+	Target    Target     `json:"target,omitempty"`    // candidate
+	Candidate *Candidate `json:"candidate,omitempty"` // candidate
+	Kind      string     `json:"kind,omitempty"`      // mute, track_muted: "audio" or "video"
+	Muted     *bool      `json:"muted,omitempty"`     // mute, track_muted
+	Count     *int       `json:"count,omitempty"`     // viewer_count
+	Joined    *Joined    `json:"joined,omitempty"`    // joined
+	Live      *Live      `json:"live,omitempty"`      // live_started, live_ended
+	Error     *Error     `json:"error,omitempty"`     // error
+	Reason    string     `json:"reason,omitempty"`    // server_shutdown
+}
+
+// Client → server message types.
+const (
+	TypeJoin      = "join"      // {token}: first message on a connection
+	TypeOffer     = "offer"     // {sdp}: the host's publisher offer
+	TypeAnswer    = "answer"    // {sdp}: answer to the server's subscriber offer
+	TypeCandidate = "candidate" // {target, candidate}: trickle ICE, both directions
+	TypeMute      = "mute"      // {kind, muted}: host turns mic or camera off/on
+	TypeEndLive   = "end_live"  // host ends the live
+	TypeLeave     = "leave"     // participant leaves; the server closes the connection
+	TypePing      = "ping"      // keepalive; answered with pong
+)
+
+// Server → client message types.
+const (
+	TypeJoined         = "joined"          // {joined}: reply to join
+	TypePong           = "pong"            // reply to ping
+	TypeViewerCount    = "viewer_count"    // {count}: viewers (host excluded), at most once a second
+	TypeTrackMuted     = "track_muted"     // {kind, muted}: the host's mic or camera state
+	TypeLiveStarted    = "live_started"    // {live}: the host went live
+	TypeLiveEnded      = "live_ended"      // {live}: the host ended the live (or it was ended)
+	TypeError          = "error"           // {error}
+	TypeServerShutdown = "server_shutdown" // {reason}: the server is going away
+	// The server also sends TypeOffer (subscriber offers), TypeAnswer (publisher
+	// answers) and TypeCandidate.
+)
+
+// Target names which of a participant's two peer connections a message is about.
+type Target string
+
+// The two peer connections a participant may have.
+const (
+	// TargetPublisher is the connection the client offers and sends media on (hosts only).
+	TargetPublisher Target = "publisher"
+	// TargetSubscriber is the connection the server offers and sends media on.
+	TargetSubscriber Target = "subscriber"
+)
+
+// Candidate is an ICE candidate in the browser's RTCIceCandidateInit shape.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Joined describes the room to a participant that just joined.
+type Joined struct {
+	Room          string      `json:"room"`
+	Identity      string      `json:"identity"`
+	Name          string      `json:"name"`
+	Role          string      `json:"role"`
+	ParticipantID string      `json:"participant_id"`
+	ViewerCount   int         `json:"viewer_count"`
+	Live          *Live       `json:"live,omitempty"`
+	Muted         MuteState   `json:"muted"`
+	ICEServers    []ICEServer `json:"ice_servers,omitempty"`
+}
+
+// MuteState tells which of the host's tracks are muted.
+type MuteState struct {
+	Audio bool `json:"audio"`
+	Video bool `json:"video"`
+}
+
+// Live describes one live broadcast of a room.
+type Live struct {
+	ID          string `json:"id"`
+	State       string `json:"state"` // LiveWaiting, LiveOn or LiveEnded
+	Host        string `json:"host,omitempty"`
+	HostName    string `json:"host_name,omitempty"`
+	StartedAt   int64  `json:"started_at_ms,omitempty"` // Unix milliseconds
+	EndedAt     int64  `json:"ended_at_ms,omitempty"`
+	DurationMS  int64  `json:"duration_ms,omitempty"`
+	PeakViewers int    `json:"peak_viewers,omitempty"`
+	EndReason   string `json:"end_reason,omitempty"`
+}
+
+// Live states.
+const (
+	LiveOn    = "live"
+	LiveEnded = "ended"
+)
+
+// Reasons a live ends.
+const (
+	EndHostEnded = "host_ended" // the host pressed end
+	EndHostLeft  = "host_left"  // the host disconnected and did not come back in time
+	EndShutdown  = "server_shutdown"
+)
+
+// ICEServer is a STUN or TURN server the client may use.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Error is a failed request. Fatal errors are followed by the server closing the
+// connection; others leave the session as it was.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Fatal   bool   `json:"fatal,omitempty"`
+}
+
+// Error codes.
+const (
+	CodeBadMessage       = "bad_message"       // not JSON, or fields of the wrong shape
+	CodeUnknownType      = "unknown_type"      // a type this server does not know
+	CodeTooLarge         = "message_too_large" // over MaxMessageBytes (fatal: the frame is dropped with the connection)
+	CodeNotJoined        = "not_joined"        // a request before a successful join
+	CodeAlreadyJoined    = "already_joined"    // a second join on one connection
+	CodeUnauthorized     = "unauthorized"      // missing, malformed or badly signed token (fatal)
+	CodeTokenExpired     = "token_expired"     // (fatal)
+	CodeWrongRoom        = "wrong_room"        // token for another room (fatal)
+	CodeForbidden        = "forbidden"         // the role may not do this (e.g. a viewer publishing)
+	CodeLiveInProgress   = "live_in_progress"  // another host runs this room's live (fatal)
+	CodeBadSDP           = "bad_sdp"           // SDP that does not parse or does not fit the state
+	CodeNoUsableCodec    = "no_usable_codec"   // an offer with no Opus, VP8 or H.264
+	CodeBadCandidate     = "bad_candidate"     // a candidate that does not parse or has no connection
+	CodeNoSession        = "no_session"        // candidate or answer for a connection that does not exist
+	CodeHandshakeTimeout = "handshake_timeout" // no join in time (fatal)
+	CodeReplaced         = "replaced"          // the same identity joined again elsewhere (fatal)
+	CodeSlowConsumer     = "slow_consumer"     // the client did not read its messages (fatal)
+	CodeInternal         = "internal"
+)
+
+// Error makes *Error usable as a Go error, so room operations can return one and
+// the signaling layer can send it as it is.
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Bool returns a pointer to b, for the optional boolean fields.
+func Bool(b bool) *bool { return &b }
+
+// Int returns a pointer to n, for the optional integer fields.
+func Int(n int) *int { return &n }
+
+// Decode parses one client message, rejecting unknown fields' wrong types but not
+// unknown fields (clients may be newer than the server).
+func Decode(b []byte) (Message, error) {
+	var m Message
+	err := json.Unmarshal(b, &m)
+	return m, err
+}
