@@ -21,6 +21,7 @@ type Message struct {
 	ID string `json:"id,omitempty"`
 
 	Token     string     `json:"token,omitempty"`     // join
+	Room      string     `json:"room,omitempty"`      // join (optional: must match the token)
 	SDP       string     `json:"sdp,omitempty"`       // offer, answer
 	Target    Target     `json:"target,omitempty"`    // candidate
 	Candidate *Candidate `json:"candidate,omitempty"` // candidate
@@ -157,6 +158,7 @@ const (
 	CodeHandshakeTimeout = "handshake_timeout" // no join in time (fatal)
 	CodeReplaced         = "replaced"          // the same identity joined again elsewhere (fatal)
 	CodeSlowConsumer     = "slow_consumer"     // the client did not read its messages (fatal)
+	CodeNotLive          = "not_live"          // end_live with no live running
 	CodeInternal         = "internal"
 )
 

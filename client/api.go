@@ -1,0 +1,131 @@
+package client
+
+import (
+	"fmt"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+)
+
+// Payload types and formats the SDK offers. They match what talkrelay's SFU
+// registers, so a host's offer and a viewer's answer need no remapping.
+const (
+	opusPayloadType = 111
+	vp8PayloadType  = 96
+	h264PayloadType = 102
+
+	opusFmtp = "minptime=10;useinbandfec=1"
+	h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+)
+
+// APIOptions shapes the pion API a client uses. One API may be shared by many
+// clients (the load generator does so); its options then apply to all of them.
+type APIOptions struct {
+	// IncludeLoopback gathers 127.0.0.1 candidates, which pion skips by default;
+	// tests that run the SFU and clients on one machine need it.
+	IncludeLoopback bool
+	// DisableNACK skips the NACK generator on received tracks. The load generator
+	// sets it to save a goroutine and a buffer per simulated viewer.
+	DisableNACK bool
+	// UDPPortMin and UDPPortMax, when both are set, bound the local UDP ports
+	// ICE uses, for firewalled test hosts.
+	UDPPortMin, UDPPortMax uint16
+	// UDPMux, if set, carries the ICE traffic of every peer connection made
+	// with this API over one shared socket, so thousands of simulated clients
+	// do not each need their own ports. It overrides the port range.
+	UDPMux ice.UDPMux
+	// NetworkTypes restricts candidate gathering (for example to UDP4 only);
+	// nil keeps pion's default.
+	NetworkTypes []webrtc.NetworkType
+}
+
+// NewAPI builds the pion API a client uses: Opus, VP8 and H.264 at the SFU's
+// payload types, with NACK, PLI and FIR feedback on video, and only the
+// interceptors a receiver needs (NACK generator and receiver reports), so
+// that simulating thousands of clients stays cheap.
+func NewAPI(opts APIOptions) (*webrtc.API, error) {
+	me, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+
+	ir := &interceptor.Registry{}
+	if !opts.DisableNACK {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("client: nack generator: %w", err)
+		}
+		ir.Add(gen)
+	}
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("client: receiver reports: %w", err)
+	}
+	ir.Add(rr)
+
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(opts.IncludeLoopback)
+	// The SFU hands out plain IP candidates; skipping mDNS saves a multicast
+	// socket per peer connection.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if opts.NetworkTypes != nil {
+		se.SetNetworkTypes(opts.NetworkTypes)
+	}
+	switch {
+	case opts.UDPMux != nil:
+		se.SetICEUDPMux(opts.UDPMux)
+	case opts.UDPPortMin != 0 && opts.UDPPortMax != 0:
+		if err := se.SetEphemeralUDPPortRange(opts.UDPPortMin, opts.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("client: udp port range: %w", err)
+		}
+	}
+
+	return webrtc.NewAPI(
+		webrtc.WithMediaEngine(me),
+		webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(se),
+	), nil
+}
+
+// newMediaEngine registers the three codecs the SFU forwards and nothing
+// else, so negotiation cannot settle on a codec the SFU would refuse.
+func newMediaEngine() (*webrtc.MediaEngine, error) {
+	videoFB := []webrtc.RTCPFeedback{
+		{Type: "nack"},
+		{Type: "nack", Parameter: "pli"},
+		{Type: "ccm", Parameter: "fir"},
+	}
+	codecs := []struct {
+		params webrtc.RTPCodecParameters
+		kind   webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: opusFmtp,
+			},
+			PayloadType: opusPayloadType,
+		}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB,
+			},
+			PayloadType: vp8PayloadType,
+		}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp, RTCPFeedback: videoFB,
+			},
+			PayloadType: h264PayloadType,
+		}, webrtc.RTPCodecTypeVideo},
+	}
+	me := &webrtc.MediaEngine{}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c.params, c.kind); err != nil {
+			return nil, fmt.Errorf("client: register %s: %w", c.params.MimeType, err)
+		}
+	}
+	return me, nil
+}

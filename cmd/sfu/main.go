@@ -1,0 +1,127 @@
+// Command sfu runs a talkrelay node, or with `sfu token` mints an access token.
+//
+//	go run ./cmd/sfu                      # a complete dev server, no set-up
+//	go run ./cmd/sfu token --room R --identity I --role host
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/server"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		os.Exit(runToken(os.Args[2:]))
+	}
+	os.Exit(runServer(os.Args[1:]))
+}
+
+// envOr returns the environment variable name's value, or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	var n int
+	if v, ok := os.LookupEnv(name); ok {
+		if _, err := fmt.Sscan(v, &n); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func runServer(args []string) int {
+	fs := flag.NewFlagSet("sfu", flag.ContinueOnError)
+	httpAddr := fs.String("http-addr", envOr("TALKRELAY_HTTP_ADDR", ":7880"), "HTTP listen address (signaling, API) [TALKRELAY_HTTP_ADDR]")
+	udpPort := fs.Int("udp-port", envInt("TALKRELAY_UDP_PORT", 7882), "UDP port for all media [TALKRELAY_UDP_PORT]")
+	nodeIP := fs.String("node-ip", envOr("TALKRELAY_NODE_IP", ""), "IP address(es) to advertise to clients, comma-separated [TALKRELAY_NODE_IP]")
+	dataDir := fs.String("data-dir", envOr("TALKRELAY_DATA_DIR", "./data"), "directory for stored data [TALKRELAY_DATA_DIR]")
+	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
+	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
+	logLevel := fs.String("log-level", envOr("TALKRELAY_LOG_LEVEL", "info"), "debug, info, warn or error [TALKRELAY_LOG_LEVEL]")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "sfu: bad --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	dev := *apiKey == "" && *apiSecret == ""
+	if dev {
+		*apiKey, *apiSecret = auth.DevAPIKey, auth.DevAPISecret
+		log.Warn("no API key configured: DEV MODE with the well-known dev credentials; never expose this server",
+			"api_key", auth.DevAPIKey, "api_secret", auth.DevAPISecret)
+	}
+	var nodeIPs []string
+	for _, ip := range strings.Split(*nodeIP, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			nodeIPs = append(nodeIPs, ip)
+		}
+	}
+	srv, err := server.New(server.Config{
+		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir,
+		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, Logger: log,
+	})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runToken(args []string) int {
+	fs := flag.NewFlagSet("sfu token", flag.ContinueOnError)
+	roomName := fs.String("room", "", "room the token is valid for")
+	identity := fs.String("identity", "", "participant identity (user id)")
+	name := fs.String("name", "", "display name (default: identity)")
+	role := fs.String("role", "viewer", "host, viewer, caller or admin")
+	ttl := fs.Duration("ttl", 6*time.Hour, "validity")
+	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", auth.DevAPIKey), "API key [TALKRELAY_API_KEY]")
+	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", auth.DevAPISecret), "API secret [TALKRELAY_API_SECRET]")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	m, err := auth.NewMinter(*apiKey, *apiSecret)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sfu token:", err)
+		return 2
+	}
+	tok, err := m.Mint(auth.Grant{Identity: *identity, Name: *name, Room: *roomName, Role: auth.Role(*role)}, *ttl)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sfu token:", err)
+		return 2
+	}
+	fmt.Println(tok)
+	return 0
+}

@@ -1,0 +1,148 @@
+// Package room holds rooms and sessions in the LiveTalk model: one host on camera,
+// viewers who watch; roles, viewer count, host controls, the live's lifecycle and
+// its record. It turns participants' requests into media operations.
+package room
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/media"
+	"github.com/talkrelay/talkrelay/signal/wire"
+)
+
+// Peer is how a room reaches a participant's client (its signaling connection).
+type Peer interface {
+	// Send queues m for the client. It never blocks: a connection that cannot keep
+	// up is closed by its owner.
+	Send(m wire.Message)
+	// Close sends err (when not nil) and ends the connection.
+	Close(err *wire.Error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	Engine *media.Engine
+	Lives  LiveStore
+	Logger *slog.Logger
+	// HostGrace is how long a live survives its host's dropped connection, waiting
+	// for the host to come back. Default 30 s.
+	HostGrace time.Duration
+	// CountInterval is the least time between two viewer-count pushes. Default 1 s.
+	CountInterval time.Duration
+	// FeedWorkers is the number of fan-out workers per feed; 0 means GOMAXPROCS.
+	FeedWorkers int
+}
+
+// Manager owns the rooms of one server.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// NewManager returns an empty Manager.
+func NewManager(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Lives == nil {
+		cfg.Lives = NewMemoryLiveStore()
+	}
+	if cfg.HostGrace == 0 {
+		cfg.HostGrace = 30 * time.Second
+	}
+	if cfg.CountInterval == 0 {
+		cfg.CountInterval = time.Second
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+}
+
+// Lives is where live records are kept.
+func (m *Manager) Lives() LiveStore { return m.cfg.Lives }
+
+// Join admits the bearer of g to its room, reachable through peer. Errors are *wire.Error.
+func (m *Manager) Join(g auth.Grant, peer Peer) (*Participant, error) {
+	if g.Role != auth.RoleHost && g.Role != auth.RoleViewer {
+		return nil, wire.Errorf(wire.CodeForbidden, "role %q cannot join a live room", g.Role)
+	}
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: "server is shutting down", Fatal: true}
+		}
+		r := m.rooms[g.Room]
+		if r == nil {
+			r = newRoom(m, g.Room)
+			m.rooms[g.Room] = r
+		}
+		m.mu.Unlock()
+		p, err := r.join(g, peer)
+		if err == errRoomClosed {
+			continue // the room emptied and closed as we looked it up: take a fresh one
+		}
+		return p, err
+	}
+}
+
+// RoomInfo is a room's state for the REST API.
+type RoomInfo struct {
+	Name         string     `json:"name"`
+	Viewers      int        `json:"viewers"`
+	Participants int        `json:"participants"`
+	Live         *wire.Live `json:"live,omitempty"`
+}
+
+// Room returns a room's state; ok is false when no such room is open.
+func (m *Manager) Room(name string) (RoomInfo, bool) {
+	m.mu.Lock()
+	r := m.rooms[name]
+	m.mu.Unlock()
+	if r == nil {
+		return RoomInfo{}, false
+	}
+	return r.info(), true
+}
+
+func (m *Manager) removeRoom(r *Room) {
+	m.mu.Lock()
+	if m.rooms[r.name] == r {
+		delete(m.rooms, r.name)
+	}
+	m.mu.Unlock()
+}
+
+// Shutdown ends every live (recording it), tells every participant the server is
+// going away and closes their connections.
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	m.closed = true
+	rooms := make([]*Room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range rooms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.shutdown()
+		}()
+	}
+	wg.Wait()
+}
+
+func newID(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

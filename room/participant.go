@@ -1,0 +1,187 @@
+package room
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/signal/wire"
+)
+
+// Participant is one connected client in a room. Its methods are called by the
+// client's signaling connection, one at a time.
+type Participant struct {
+	id    string
+	grant auth.Grant
+	room  *Room
+	peer  Peer
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	pub    *publisher
+	sub    *subscriber
+	closed bool
+}
+
+// ID is the participant's id for this connection.
+func (p *Participant) ID() string { return p.id }
+
+// Grant is what the participant's token allows.
+func (p *Participant) Grant() auth.Grant { return p.grant }
+
+func (p *Participant) isHost() bool { return p.grant.Role == auth.RoleHost }
+
+// Offer handles the host's publisher offer and returns the answer.
+func (p *Participant) Offer(sdp string) (string, error) {
+	if !p.isHost() {
+		return "", wire.Errorf(wire.CodeForbidden, "only the host publishes; a %s cannot", p.grant.Role)
+	}
+	if err := checkOffer(sdp); err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return "", wire.Errorf(wire.CodeNoSession, "participant has left")
+	}
+	if p.pub == nil {
+		pub, err := newPublisher(p)
+		if err != nil {
+			return "", wire.Errorf(wire.CodeInternal, "cannot create publisher connection")
+		}
+		p.pub = pub
+	}
+	return p.pub.offer(sdp)
+}
+
+// Answer applies the client's answer to the server's subscriber offer.
+func (p *Participant) Answer(sdp string) error {
+	p.mu.Lock()
+	sub := p.sub
+	p.mu.Unlock()
+	if sub == nil {
+		return wire.Errorf(wire.CodeNoSession, "no subscriber connection to answer")
+	}
+	return sub.answer(sdp)
+}
+
+// Candidate adds a trickled ICE candidate to one of the participant's connections.
+func (p *Participant) Candidate(t wire.Target, c *wire.Candidate) error {
+	if c == nil {
+		return wire.Errorf(wire.CodeBadCandidate, "candidate missing")
+	}
+	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	p.mu.Lock()
+	pub, sub := p.pub, p.sub
+	p.mu.Unlock()
+	switch t {
+	case wire.TargetPublisher:
+		if pub == nil {
+			return wire.Errorf(wire.CodeNoSession, "no publisher connection for this candidate")
+		}
+		return pub.addCandidate(init)
+	case wire.TargetSubscriber:
+		if sub == nil {
+			return wire.Errorf(wire.CodeNoSession, "no subscriber connection for this candidate")
+		}
+		return sub.addCandidate(init)
+	}
+	return wire.Errorf(wire.CodeBadCandidate, "target must be %q or %q", wire.TargetPublisher, wire.TargetSubscriber)
+}
+
+// SetMuted turns the host's mic ("audio") or camera ("video") off or on.
+func (p *Participant) SetMuted(kind string, muted bool) error {
+	if !p.isHost() {
+		return wire.Errorf(wire.CodeForbidden, "only the host mutes its tracks")
+	}
+	k, ok := kindIndex(kind)
+	if !ok {
+		return wire.Errorf(wire.CodeBadMessage, "kind must be \"audio\" or \"video\"")
+	}
+	p.room.setMuted(p, k, muted)
+	return nil
+}
+
+// EndLive ends the host's live for everyone.
+func (p *Participant) EndLive() error {
+	if !p.isHost() {
+		return wire.Errorf(wire.CodeForbidden, "only the host ends the live")
+	}
+	return p.room.endLiveBy(p)
+}
+
+// Leave removes the participant from its room on purpose. A host leaving ends the live.
+func (p *Participant) Leave() { p.room.leave(p, true) }
+
+// Disconnected removes a participant whose connection dropped. A host's live
+// waits for the host to come back (Config.HostGrace).
+func (p *Participant) Disconnected() { p.room.leave(p, false) }
+
+// syncFeeds makes the participant's subscriber carry the room's current feeds,
+// creating it on first use. p.mu is held throughout, so concurrent calls apply
+// in order and the last one reflects the room as it is.
+func (p *Participant) syncFeeds() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	feeds := p.room.currentFeeds()
+	if p.sub == nil {
+		if len(feeds) == 0 {
+			return
+		}
+		sub, err := newSubscriber(p)
+		if err != nil {
+			p.log.Warn("cannot create subscriber", "err", err)
+			return
+		}
+		p.sub = sub
+	}
+	p.sub.setFeeds(feeds)
+}
+
+// closeMedia closes the participant's peer connections.
+func (p *Participant) closeMedia() {
+	p.mu.Lock()
+	p.closed = true
+	pub, sub := p.pub, p.sub
+	p.pub, p.sub = nil, nil
+	p.mu.Unlock()
+	if sub != nil {
+		sub.close()
+	}
+	if pub != nil {
+		pub.close()
+	}
+}
+
+// closePublisher closes only the host's publisher connection (its live ended).
+func (p *Participant) closePublisher() {
+	p.mu.Lock()
+	pub := p.pub
+	p.pub = nil
+	p.mu.Unlock()
+	if pub != nil {
+		pub.close()
+	}
+}
+
+func kindIndex(kind string) (int, bool) {
+	switch kind {
+	case "audio":
+		return kindAudio, true
+	case "video":
+		return kindVideo, true
+	}
+	return 0, false
+}
+
+const (
+	kindAudio = 0
+	kindVideo = 1
+)
+
+var kindNames = [2]string{"audio", "video"}

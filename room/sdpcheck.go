@@ -1,0 +1,44 @@
+package room
+
+import (
+	"strings"
+
+	"github.com/pion/sdp/v3"
+
+	"github.com/talkrelay/talkrelay/signal/wire"
+)
+
+// checkOffer rejects an offer pion would choke on or that carries nothing we can
+// forward, with an error the client can act on.
+func checkOffer(raw string) error {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(raw); err != nil {
+		return wire.Errorf(wire.CodeBadSDP, "offer does not parse: %v", err)
+	}
+	if len(d.MediaDescriptions) == 0 {
+		return wire.Errorf(wire.CodeNoUsableCodec, "offer has no media sections")
+	}
+	for _, m := range d.MediaDescriptions {
+		if usable(m) {
+			return nil
+		}
+	}
+	return wire.Errorf(wire.CodeNoUsableCodec, "offer has no Opus, VP8 or H.264 codec")
+}
+
+func usable(m *sdp.MediaDescription) bool {
+	for _, a := range m.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		_, enc, _ := strings.Cut(a.Value, " ")
+		name, _, _ := strings.Cut(enc, "/")
+		switch strings.ToUpper(name) {
+		case "OPUS":
+			return m.MediaName.Media == "audio"
+		case "VP8", "H264":
+			return m.MediaName.Media == "video"
+		}
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+// Package server assembles a talkrelay node: the media engine, rooms, signaling
+// and the HTTP API on one listener. cmd/sfu and the tests start it the same way.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/media"
+	"github.com/talkrelay/talkrelay/room"
+	"github.com/talkrelay/talkrelay/signal"
+)
+
+// Config is a node's configuration. The zero value plus API credentials is a
+// working single node.
+type Config struct {
+	HTTPAddr string // default ":7880"
+	UDPPort  int    // media port; default 7882, 0 picks one (tests)
+	// UDPListenIP binds media to one address (tests use 127.0.0.1).
+	UDPListenIP string
+	// NodeIPs are the addresses advertised to clients (for 1:1 NAT).
+	NodeIPs []string
+	// IncludeLoopback offers loopback candidates (dev mode, tests).
+	IncludeLoopback bool
+	DataDir         string // default "./data"
+	APIKey          string
+	APISecret       string
+	// HostGrace: how long a live waits for a host whose connection dropped.
+	HostGrace time.Duration
+	// JoinTimeout: how long a new connection may take to join.
+	JoinTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Server is a running node.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	engine *media.Engine
+	rooms  *room.Manager
+	signal *signal.Handler
+	verify *auth.Verifier
+	http   *http.Server
+	ln     net.Listener
+}
+
+// New prepares a node: it opens the media port but serves nothing until Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = ":7880"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./data"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.APIKey == "" || len(cfg.APISecret) < auth.MinSecretLen {
+		return nil, fmt.Errorf("server: api key and a secret of at least %d bytes are required", auth.MinSecretLen)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	engine, err := media.NewEngine(media.EngineConfig{
+		UDPPort: cfg.UDPPort, ListenIP: cfg.UDPListenIP, NodeIPs: cfg.NodeIPs,
+		IncludeLoopback: cfg.IncludeLoopback, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine}
+	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
+	s.rooms = room.NewManager(room.Config{Engine: engine, Logger: cfg.Logger, HostGrace: cfg.HostGrace})
+	s.signal = signal.NewHandler(signal.Config{
+		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger, JoinTimeout: cfg.JoinTimeout,
+	})
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Start listens on the HTTP address and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		s.engine.Close()
+		return fmt.Errorf("server: listen %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.ln = ln
+	// HTTP server: owned by the Server, ends at Shutdown.
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	s.log.Info("talkrelay listening", "http", ln.Addr().String(), "udp_port", s.engine.Port())
+	return nil
+}
+
+// URL is the base URL clients use (http://host:port).
+func (s *Server) URL() string {
+	addr := s.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// MediaPort is the UDP port media flows on.
+func (s *Server) MediaPort() int { return s.engine.Port() }
+
+// Rooms gives tests and the admin API access to room state.
+func (s *Server) Rooms() *room.Manager { return s.rooms }
+
+// Shutdown tells participants the server is going away, ends lives, closes
+// connections and stops listening, within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	sigErr := s.signal.Shutdown(ctx)
+	httpErr := s.http.Shutdown(ctx)
+	engErr := s.engine.Close()
+	return errors.Join(sigErr, httpErr, engErr)
+}

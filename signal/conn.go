@@ -1,0 +1,301 @@
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/room"
+	"github.com/talkrelay/talkrelay/signal/wire"
+)
+
+// outQueueLen bounds a client's unsent messages. A client that lets it fill is
+// not reading and is closed rather than allowed to hold memory or slow a room.
+const outQueueLen = 256
+
+// conn is one signaling WebSocket. It is the room's Peer for its participant.
+type conn struct {
+	h   *Handler
+	ws  *websocket.Conn
+	log *slog.Logger
+
+	out       chan wire.Message
+	done      chan struct{} // closed when the connection is to end
+	closeOnce sync.Once
+	finalErr  *wire.Error // sent last, if set; written before done closes
+	writerEnd chan struct{}
+}
+
+func newConn(h *Handler, ws *websocket.Conn, remote string) *conn {
+	// Twice the protocol cap: our own check (which explains itself to the client)
+	// always fires first.
+	ws.SetReadLimit(2 * wire.MaxMessageBytes)
+	return &conn{
+		h: h, ws: ws, log: h.log.With("remote", remote),
+		out: make(chan wire.Message, outQueueLen), done: make(chan struct{}), writerEnd: make(chan struct{}),
+	}
+}
+
+// Send implements room.Peer.
+func (c *conn) Send(m wire.Message) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	select {
+	case c.out <- m:
+	default:
+		c.Close(&wire.Error{Code: wire.CodeSlowConsumer, Message: "too many unread messages", Fatal: true})
+	}
+}
+
+// Close implements room.Peer: queued messages are flushed, then err, then the
+// socket closes.
+func (c *conn) Close(err *wire.Error) {
+	c.closeOnce.Do(func() {
+		c.finalErr = err
+		close(c.done)
+	})
+}
+
+func (c *conn) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Writer: owned by this connection, ends after done closes and the queue drains.
+	go c.writeLoop()
+	p := c.join(ctx)
+	if p != nil {
+		c.readLoop(ctx, p)
+	}
+	c.Close(nil)
+	// Unblock a read that is still waiting, then let the writer finish.
+	<-c.writerEnd
+	if p != nil {
+		p.Disconnected()
+	}
+}
+
+// join reads until a successful join or the join timeout.
+func (c *conn) join(ctx context.Context) *room.Participant {
+	deadline := time.Now().Add(c.h.cfg.JoinTimeout)
+	for {
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		m, err := c.read(rctx)
+		cancel()
+		if err != nil {
+			if time.Now().After(deadline) {
+				c.Close(&wire.Error{Code: wire.CodeHandshakeTimeout, Message: "no join within the time allowed", Fatal: true})
+			} else {
+				c.fail(err)
+			}
+			return nil
+		}
+		if m.Type != wire.TypeJoin {
+			c.reply(m, wire.Errorf(wire.CodeNotJoined, "send join first"))
+			continue
+		}
+		g, verr := c.h.cfg.Verifier.Verify(m.Token)
+		if verr != nil {
+			c.Close(tokenError(verr))
+			return nil
+		}
+		if m.Room != "" && m.Room != g.Room {
+			c.Close(&wire.Error{Code: wire.CodeWrongRoom, Message: "token is for another room", Fatal: true})
+			return nil
+		}
+		p, jerr := c.h.cfg.Rooms.Join(g, c)
+		if jerr != nil {
+			we := asWireError(jerr)
+			we.Fatal = true
+			c.Close(we)
+			return nil
+		}
+		c.log = c.log.With("participant", p.ID())
+		return p
+	}
+}
+
+func tokenError(err error) *wire.Error {
+	e := &wire.Error{Code: wire.CodeUnauthorized, Message: "invalid token: " + err.Error(), Fatal: true}
+	if errors.Is(err, auth.ErrExpired) {
+		e.Code = wire.CodeTokenExpired
+		e.Message = "token expired"
+	}
+	return e
+}
+
+func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, c.h.cfg.IdleTimeout)
+		m, err := c.read(rctx)
+		cancel()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if m.Type == wire.TypeLeave {
+			p.Leave()
+			return
+		}
+		c.dispatch(p, m)
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+	}
+}
+
+func (c *conn) dispatch(p *room.Participant, m wire.Message) {
+	var err error
+	switch m.Type {
+	case wire.TypeJoin:
+		err = wire.Errorf(wire.CodeAlreadyJoined, "this connection has joined already")
+	case wire.TypePing:
+		c.Send(wire.Message{Type: wire.TypePong, ID: m.ID})
+	case wire.TypeOffer:
+		var sdp string
+		if sdp, err = p.Offer(m.SDP); err == nil {
+			c.Send(wire.Message{Type: wire.TypeAnswer, ID: m.ID, SDP: sdp})
+		}
+	case wire.TypeAnswer:
+		err = p.Answer(m.SDP)
+	case wire.TypeCandidate:
+		err = p.Candidate(m.Target, m.Candidate)
+	case wire.TypeMute:
+		if m.Muted == nil {
+			err = wire.Errorf(wire.CodeBadMessage, "mute needs \"muted\": true or false")
+		} else {
+			err = p.SetMuted(m.Kind, *m.Muted)
+		}
+	case wire.TypeEndLive:
+		err = p.EndLive()
+	default:
+		err = wire.Errorf(wire.CodeUnknownType, "unknown message type %q", m.Type)
+	}
+	if err != nil {
+		c.reply(m, err)
+	}
+}
+
+// reply sends err as the answer to m; fatal errors end the connection.
+func (c *conn) reply(m wire.Message, err error) {
+	we := asWireError(err)
+	msg := wire.Message{Type: wire.TypeError, ID: m.ID, Error: we}
+	if we.Fatal {
+		c.Close(we)
+		return
+	}
+	c.Send(msg)
+}
+
+func asWireError(err error) *wire.Error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		cp := *we
+		return &cp
+	}
+	return &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
+}
+
+// errProtocol carries a protocol violation found while reading.
+type errProtocol struct{ e *wire.Error }
+
+func (e errProtocol) Error() string { return e.e.Error() }
+
+// read returns the next message. Malformed JSON is answered here and skipped.
+func (c *conn) read(ctx context.Context) (wire.Message, error) {
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			return wire.Message{}, err
+		}
+		b, err := io.ReadAll(io.LimitReader(r, wire.MaxMessageBytes+1))
+		if err != nil {
+			return wire.Message{}, err
+		}
+		if len(b) > wire.MaxMessageBytes {
+			return wire.Message{}, errProtocol{&wire.Error{Code: wire.CodeTooLarge, Message: "message over 64 KiB", Fatal: true}}
+		}
+		if typ != websocket.MessageText {
+			c.Send(wire.Message{Type: wire.TypeError, Error: wire.Errorf(wire.CodeBadMessage, "binary frames are not part of the protocol")})
+			continue
+		}
+		var m wire.Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.Send(wire.Message{Type: wire.TypeError, Error: wire.Errorf(wire.CodeBadMessage, "message is not valid JSON of the protocol's shape")})
+			continue
+		}
+		return m, nil
+	}
+}
+
+// fail ends the connection after a read error, explaining protocol violations.
+func (c *conn) fail(err error) {
+	var pe errProtocol
+	if errors.As(err, &pe) {
+		c.Close(pe.e)
+		return
+	}
+	c.Close(nil)
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerEnd)
+	for {
+		select {
+		case m := <-c.out:
+			if err := c.write(m); err != nil {
+				c.Close(nil)
+				c.ws.CloseNow()
+				return
+			}
+		case <-c.done:
+			c.flushAndClose()
+			return
+		}
+	}
+}
+
+func (c *conn) flushAndClose() {
+	for {
+		select {
+		case m := <-c.out:
+			if c.write(m) != nil {
+				c.ws.CloseNow()
+				return
+			}
+			continue
+		default:
+		}
+		break
+	}
+	status, reason := websocket.StatusNormalClosure, ""
+	if e := c.finalErr; e != nil {
+		_ = c.write(wire.Message{Type: wire.TypeError, Error: e})
+		status, reason = websocket.StatusPolicyViolation, e.Code
+		if e.Code == wire.CodeTooLarge {
+			status = websocket.StatusMessageTooBig
+		}
+	}
+	// Close waits (boundedly, inside the library) for the client's close frame.
+	_ = c.ws.Close(status, reason)
+}
+
+func (c *conn) write(m wire.Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}

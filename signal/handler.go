@@ -1,0 +1,115 @@
+// Package signal speaks talkrelay's client protocols. The WebSocket JSON protocol
+// (PROTOCOL.md) turns each connection into a room participant and its messages
+// into room operations.
+package signal
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/room"
+)
+
+// Config configures a Handler.
+type Config struct {
+	Rooms    *room.Manager
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
+	// JoinTimeout is how long a new connection may take to join. Default 10 s.
+	JoinTimeout time.Duration
+	// IdleTimeout closes a connection that sends nothing (clients ping). Default 60 s.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write to a client. Default 10 s.
+	WriteTimeout time.Duration
+}
+
+// Handler serves the signaling WebSocket.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// NewHandler returns a Handler for cfg.
+func NewHandler(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.JoinTimeout == 0 {
+		cfg.JoinTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger, conns: map[*conn]struct{}{}}
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves it until it closes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
+	// Any origin may connect: every connection must present a signed token.
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		h.log.Debug("websocket accept", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	c := newConn(h, ws, r.RemoteAddr)
+	h.mu.Lock()
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.mu.Unlock()
+	}()
+	c.serve(r.Context())
+}
+
+// Shutdown refuses new connections, tells every participant the server is going
+// away (ending lives and recording them), then waits for connections to close.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	h.mu.Unlock()
+	h.cfg.Rooms.Shutdown()
+	h.mu.Lock()
+	for c := range h.conns {
+		c.Close(nil) // connections that never joined
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(errors.New("signal: connections still open at shutdown deadline"), ctx.Err())
+	}
+}
