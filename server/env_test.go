@@ -1,0 +1,284 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/client"
+	"github.com/talkrelay/talkrelay/client/synth"
+	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/signal/wire"
+)
+
+// env is a real talkrelay node on loopback and what tests need to talk to it.
+type env struct {
+	t      *testing.T
+	srv    *server.Server
+	url    string
+	minter *auth.Minter
+	api    *webrtc.API
+}
+
+func newEnv(t *testing.T, tweak ...func(*server.Config)) *env {
+	t.Helper()
+	level := slog.LevelError
+	if os.Getenv("TALKRELAY_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	cfg := server.Config{
+		HTTPAddr: "127.0.0.1:0", UDPListenIP: "127.0.0.1", IncludeLoopback: true,
+		DataDir: t.TempDir(), APIKey: auth.DevAPIKey, APISecret: auth.DevAPISecret,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := auth.NewMinter(auth.DevAPIKey, auth.DevAPISecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := client.NewAPI(client.APIOptions{IncludeLoopback: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, url: srv.URL(), minter: m, api: api}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return e
+}
+
+func (e *env) token(room, identity string, role auth.Role) string {
+	e.t.Helper()
+	tok, err := e.minter.Mint(auth.Grant{Identity: identity, Name: identity + " name", Room: room, Role: role}, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// join connects a participant; onTrack may be nil.
+func (e *env) join(room, identity string, role auth.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) *client.Client {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api, OnTrack: onTrack})
+	if err != nil {
+		e.t.Fatalf("join %s as %s: %v", room, identity, err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// host is a synthetic host on camera: VP8 video and Opus audio paced in real time.
+type host struct {
+	c            *client.Client
+	video        *synth.Video
+	audio        *synth.Audio
+	vt, at       *webrtc.TrackLocalStaticRTP
+	cancel       context.CancelFunc
+	done         chan error
+	videoSent    atomic.Int64
+	audioSent    atomic.Int64
+	lastVideoSeq atomic.Uint32
+	lastAudioSeq atomic.Uint32
+}
+
+type hostOptions struct {
+	video     synth.VideoConfig
+	audio     synth.AudioConfig
+	ignorePLI bool // keyframes only on the synth's own cadence
+}
+
+// startHost joins room as a host, publishes and starts pacing media once the
+// publisher connection is up (packets written before would be lost).
+func (e *env) startHost(room, identity string, o hostOptions) *host {
+	e.t.Helper()
+	if o.video.Bitrate == 0 {
+		o.video.Bitrate = 600_000
+	}
+	h := &host{c: e.join(room, identity, auth.RoleHost, nil), video: synth.NewVideo(o.video), audio: synth.NewAudio(o.audio)}
+	var err error
+	h.vt, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "cam")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h.at, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "cam")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	opts := client.PublishOptions{}
+	if !o.ignorePLI {
+		opts.OnKeyframeRequest = func(t webrtc.TrackLocal) {
+			if t == h.vt {
+				h.video.RequestKeyframe()
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.c.Publish(ctx, opts, h.vt, h.at); err != nil {
+		e.t.Fatalf("publish: %v", err)
+	}
+	waitFor(e.t, 10*time.Second, "publisher connected", func() bool {
+		return h.c.Publisher().ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	h.run()
+	e.t.Cleanup(h.stop)
+	return h
+}
+
+func (h *host) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	writeVideo := func(p *rtp.Packet) error {
+		h.videoSent.Add(1)
+		h.lastVideoSeq.Store(uint32(p.SequenceNumber))
+		return h.vt.WriteRTP(p)
+	}
+	writeAudio := func(p *rtp.Packet) error {
+		h.audioSent.Add(1)
+		h.lastAudioSeq.Store(uint32(p.SequenceNumber))
+		return h.at.WriteRTP(p)
+	}
+	// Pacer: owned by the host, ends at stop.
+	go func() { h.done <- synth.Pace(ctx, h.video, writeVideo, h.audio, writeAudio) }()
+}
+
+// stop ends pacing; idempotent.
+func (h *host) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	if err := <-h.done; err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		panic(err)
+	}
+	h.cancel = nil
+}
+
+// packet is what a viewer saw of one RTP packet.
+type packet struct {
+	seq   uint16
+	ts    uint32
+	ssrc  uint32
+	stamp synth.Stamp
+	ok    bool // stamp parsed
+	at    time.Time
+}
+
+// recorder collects what a viewer receives, per kind.
+type recorder struct {
+	mu    sync.Mutex
+	video []packet
+	audio []packet
+}
+
+func (r *recorder) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	for {
+		p, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		rec := packet{seq: p.SequenceNumber, ts: p.Timestamp, ssrc: p.SSRC, at: time.Now()}
+		r.mu.Lock()
+		if video {
+			rec.stamp, rec.ok = synth.ReadVideoStamp(p.Payload)
+			r.video = append(r.video, rec)
+		} else {
+			rec.stamp, rec.ok = synth.ReadAudioStamp(p.Payload)
+			r.audio = append(r.audio, rec)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *recorder) snapshot() (video, audio []packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]packet(nil), r.video...), append([]packet(nil), r.audio...)
+}
+
+func (r *recorder) counts() (video, audio int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.video), len(r.audio)
+}
+
+// checkContinuous fails unless pkts have consecutive sequence numbers, one SSRC
+// and non-decreasing timestamps (mod 2^32), and every stamp parsed.
+func checkContinuous(t *testing.T, who string, pkts []packet) {
+	t.Helper()
+	for i, p := range pkts {
+		if !p.ok {
+			t.Fatalf("%s: packet %d (seq %d) has no valid stamp", who, i, p.seq)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := pkts[i-1]
+		if p.seq != prev.seq+1 {
+			t.Fatalf("%s: seq jumps %d -> %d at packet %d", who, prev.seq, p.seq, i)
+		}
+		if p.ssrc != prev.ssrc {
+			t.Fatalf("%s: ssrc changed %d -> %d at packet %d", who, prev.ssrc, p.ssrc, i)
+		}
+		if int32(p.ts-prev.ts) < 0 {
+			t.Fatalf("%s: timestamp goes back %d -> %d at packet %d", who, prev.ts, p.ts, i)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// nextEvent returns the next event of type typ from c, skipping others.
+func nextEvent(t *testing.T, c *client.Client, typ string, d time.Duration) wire.Message {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("connection ended waiting for %s: %v", typ, c.Err())
+			}
+			if m.Type == typ {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within %v", typ, d)
+		}
+	}
+}
