@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -228,28 +229,44 @@ func (r *recorder) counts() (video, audio int) {
 	return len(r.video), len(r.audio)
 }
 
-// checkContinuous fails unless pkts have consecutive sequence numbers, one SSRC
-// and non-decreasing timestamps (mod 2^32), and every stamp parsed.
-func checkContinuous(t *testing.T, who string, pkts []packet) {
+// checkContinuous fails unless pkts, put in sequence order, have consecutive
+// sequence numbers with no duplicate, one SSRC, non-decreasing timestamps and
+// valid stamps. Packets recovered by NACK arrive out of order and are accepted;
+// it returns how many arrived out of order.
+func checkContinuous(t *testing.T, who string, pkts []packet) (reordered int) {
 	t.Helper()
-	for i, p := range pkts {
+	if len(pkts) == 0 {
+		t.Fatalf("%s: no packets", who)
+	}
+	ordered := make([]packet, len(pkts))
+	copy(ordered, pkts)
+	base := pkts[0].seq
+	ext := func(p packet) int64 { return int64(int16(p.seq - base)) }
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].seq != pkts[i-1].seq+1 {
+			reordered++
+		}
+	}
+	sort.SliceStable(ordered, func(i, j int) bool { return ext(ordered[i]) < ext(ordered[j]) })
+	for i, p := range ordered {
 		if !p.ok {
-			t.Fatalf("%s: packet %d (seq %d) has no valid stamp", who, i, p.seq)
+			t.Fatalf("%s: packet seq %d has no valid stamp", who, p.seq)
 		}
 		if i == 0 {
 			continue
 		}
-		prev := pkts[i-1]
+		prev := ordered[i-1]
 		if p.seq != prev.seq+1 {
-			t.Fatalf("%s: seq jumps %d -> %d at packet %d", who, prev.seq, p.seq, i)
+			t.Fatalf("%s: sequence %d -> %d: lost or duplicated packets", who, prev.seq, p.seq)
 		}
 		if p.ssrc != prev.ssrc {
-			t.Fatalf("%s: ssrc changed %d -> %d at packet %d", who, prev.ssrc, p.ssrc, i)
+			t.Fatalf("%s: ssrc changed %d -> %d at seq %d", who, prev.ssrc, p.ssrc, p.seq)
 		}
 		if int32(p.ts-prev.ts) < 0 {
-			t.Fatalf("%s: timestamp goes back %d -> %d at packet %d", who, prev.ts, p.ts, i)
+			t.Fatalf("%s: timestamp goes back %d -> %d at seq %d", who, prev.ts, p.ts, p.seq)
 		}
 	}
+	return reordered
 }
 
 // waitFor polls cond until it holds or d passes.

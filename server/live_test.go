@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/client/synth"
 )
 
@@ -55,6 +56,130 @@ func TestLiveTenViewers(t *testing.T) {
 		}
 		if len(audio) == 0 || audio[len(audio)-1].stamp.OrigSeq != uint16(h.lastAudioSeq.Load()) {
 			t.Fatalf("%s: audio did not reach the last packet sent", who)
+		}
+	}
+}
+
+// A viewer who joins mid-GOP is sent the cached packets from the last keyframe:
+// the host here never sends a second keyframe and ignores PLIs, so the cache is
+// the only way the viewer can start.
+func TestLateViewerStartsAtCachedKeyframe(t *testing.T) {
+	e := newEnv(t)
+	h := e.startHost("late", "host", hostOptions{
+		video:     synth.VideoConfig{KeyframeInterval: -1},
+		ignorePLI: true,
+	})
+	time.Sleep(1500 * time.Millisecond)
+	r := &recorder{}
+	e.join("late", "latecomer", auth.RoleViewer, r.onTrack)
+	waitFor(t, 5*time.Second, "late viewer to receive video", func() bool {
+		v, _ := r.counts()
+		return v > 50
+	})
+	h.stop()
+	video, _ := r.snapshot()
+	first := video[0].stamp
+	if !first.Keyframe || first.Index != 0 || first.Frame != 0 {
+		t.Fatalf("late viewer's first packet is %+v, want the start of keyframe 0", first)
+	}
+	if n := checkContinuous(t, "late viewer video", video); n > 0 {
+		t.Logf("%d packets recovered by NACK after the keyframe burst", n)
+	}
+	// The burst from the cache arrives well before the live edge's pace would allow.
+	if video[0].stamp.Frame == video[len(video)-1].stamp.Frame {
+		t.Fatal("late viewer received a single frame")
+	}
+}
+
+// Turning the camera off stops video forwarding and tells viewers; turning it on
+// resumes at a keyframe, with the viewer's sequence numbers continuing without a gap.
+func TestHostMuteUnmute(t *testing.T) {
+	e := newEnv(t)
+	r := &recorder{}
+	viewer := e.join("mute", "viewer", auth.RoleViewer, r.onTrack)
+	h := e.startHost("mute", "host", hostOptions{})
+	waitFor(t, 5*time.Second, "video before mute", func() bool { v, _ := r.counts(); return v > 30 })
+
+	if err := h.c.SetMuted("video", true); err != nil {
+		t.Fatal(err)
+	}
+	ev := nextEvent(t, viewer, "track_muted", 3*time.Second)
+	if ev.Kind != "video" || ev.Muted == nil || !*ev.Muted {
+		t.Fatalf("track_muted event = %+v", ev)
+	}
+	time.Sleep(300 * time.Millisecond) // packets in flight at the mute
+	vMuted, aMuted := r.counts()
+	time.Sleep(800 * time.Millisecond)
+	vLater, aLater := r.counts()
+	if vLater != vMuted {
+		t.Fatalf("video kept flowing while muted: %d -> %d packets", vMuted, vLater)
+	}
+	if aLater <= aMuted {
+		t.Fatalf("audio stopped while only video was muted: %d -> %d", aMuted, aLater)
+	}
+
+	if err := h.c.SetMuted("video", false); err != nil {
+		t.Fatal(err)
+	}
+	ev = nextEvent(t, viewer, "track_muted", 3*time.Second)
+	if ev.Kind != "video" || ev.Muted == nil || *ev.Muted {
+		t.Fatalf("track_muted event = %+v", ev)
+	}
+	waitFor(t, 5*time.Second, "video after unmute", func() bool { v, _ := r.counts(); return v > vLater+30 })
+	video, _ := r.snapshot()
+	resumed := video[vLater]
+	if !resumed.stamp.Keyframe || resumed.stamp.Index != 0 {
+		t.Fatalf("first packet after unmute is %+v, want a keyframe start", resumed.stamp)
+	}
+	checkContinuous(t, "video across mute", video)
+	if video[vLater].ts == video[vLater-1].ts {
+		t.Fatal("timestamp did not advance across the mute")
+	}
+}
+
+// Everyone hears the viewer count (host excluded) as viewers come and go.
+func TestViewerCount(t *testing.T) {
+	e := newEnv(t)
+	h := e.join("count", "host", auth.RoleHost, nil)
+	if got := h.Joined().ViewerCount; got != 0 {
+		t.Fatalf("host joined with viewer count %d", got)
+	}
+	var viewers []*client.Client
+	for i := 0; i < 3; i++ {
+		viewers = append(viewers, e.join("count", fmt.Sprintf("v%d", i), auth.RoleViewer, nil))
+	}
+	waitCount(t, h, 3)
+	waitCount(t, viewers[0], 3)
+	if got := viewers[2].Joined().ViewerCount; got != 3 {
+		t.Fatalf("third viewer joined seeing count %d, want 3", got)
+	}
+	if err := viewers[1].Leave(); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, h, 2)
+	waitCount(t, viewers[2], 2)
+	viewers[2].Close() // a dropped connection counts as leaving too
+	waitCount(t, h, 1)
+}
+
+// waitCount reads c's events until a viewer_count of want arrives.
+func waitCount(t *testing.T, c *client.Client, want int) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	last := -1
+	for {
+		select {
+		case m, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("connection ended waiting for viewer count %d", want)
+			}
+			if m.Type == "viewer_count" && m.Count != nil {
+				if last = *m.Count; last == want {
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatalf("viewer count never reached %d (last %d)", want, last)
 		}
 	}
 }
