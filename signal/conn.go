@@ -83,19 +83,18 @@ func (c *conn) serve(ctx context.Context) {
 	}
 }
 
-// join reads until a successful join or the join timeout.
+// join reads until a successful join or the join timeout. Timeouts close the
+// connection from a timer rather than a read deadline: the library tears the
+// socket down when a read's context ends, which would lose our explanation.
 func (c *conn) join(ctx context.Context) *room.Participant {
-	deadline := time.Now().Add(c.h.cfg.JoinTimeout)
+	timer := time.AfterFunc(c.h.cfg.JoinTimeout, func() {
+		c.Close(&wire.Error{Code: wire.CodeHandshakeTimeout, Message: "no join within the time allowed", Fatal: true})
+	})
+	defer timer.Stop()
 	for {
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		m, err := c.read(rctx)
-		cancel()
+		m, err := c.read(ctx)
 		if err != nil {
-			if time.Now().After(deadline) {
-				c.Close(&wire.Error{Code: wire.CodeHandshakeTimeout, Message: "no join within the time allowed", Fatal: true})
-			} else {
-				c.fail(err)
-			}
+			c.fail(err)
 			return nil
 		}
 		if m.Type != wire.TypeJoin {
@@ -110,6 +109,9 @@ func (c *conn) join(ctx context.Context) *room.Participant {
 		if m.Room != "" && m.Room != g.Room {
 			c.Close(&wire.Error{Code: wire.CodeWrongRoom, Message: "token is for another room", Fatal: true})
 			return nil
+		}
+		if !timer.Stop() {
+			return nil // timed out meanwhile
 		}
 		p, jerr := c.h.cfg.Rooms.Join(g, c)
 		if jerr != nil {
@@ -133,14 +135,17 @@ func tokenError(err error) *wire.Error {
 }
 
 func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
+	idle := time.AfterFunc(c.h.cfg.IdleTimeout, func() {
+		c.Close(&wire.Error{Code: wire.CodeIdleTimeout, Message: "nothing received within the idle timeout; send ping", Fatal: true})
+	})
+	defer idle.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, c.h.cfg.IdleTimeout)
-		m, err := c.read(rctx)
-		cancel()
+		m, err := c.read(ctx)
 		if err != nil {
 			c.fail(err)
 			return
 		}
+		idle.Reset(c.h.cfg.IdleTimeout)
 		if m.Type == wire.TypeLeave {
 			p.Leave()
 			return

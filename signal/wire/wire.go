@@ -156,6 +156,7 @@ const (
 	CodeBadCandidate     = "bad_candidate"     // a candidate that does not parse or has no connection
 	CodeNoSession        = "no_session"        // candidate or answer for a connection that does not exist
 	CodeHandshakeTimeout = "handshake_timeout" // no join in time (fatal)
+	CodeIdleTimeout      = "idle_timeout"      // nothing received for too long (fatal)
 	CodeReplaced         = "replaced"          // the same identity joined again elsewhere (fatal)
 	CodeSlowConsumer     = "slow_consumer"     // the client did not read its messages (fatal)
 	CodeNotLive          = "not_live"          // end_live with no live running
