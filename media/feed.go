@@ -68,6 +68,15 @@ type Feed struct {
 	wg       sync.WaitGroup
 }
 
+// newCacheFor sizes a feed's cache: video must hold a whole GOP (2048 packets is
+// several seconds of 1.5 Mbit/s), audio only what NACKs may ask for.
+func newCacheFor(kind webrtc.RTPCodecType) *packetcache.Cache {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return packetcache.New(256)
+	}
+	return packetcache.New(2048)
+}
+
 // source is one attached publisher stream and its reader goroutine.
 type source struct {
 	track           RemoteTrack
@@ -82,11 +91,9 @@ func NewFeed(cfg FeedConfig) *Feed {
 	if cfg.Codec.ClockRate == 48000 {
 		kind = webrtc.RTPCodecTypeAudio
 	}
-	if cfg.CacheSlots == 0 {
-		cfg.CacheSlots = 2048
-		if kind == webrtc.RTPCodecTypeAudio {
-			cfg.CacheSlots = 256
-		}
+	cache := newCacheFor(kind)
+	if cfg.CacheSlots > 0 {
+		cache = packetcache.New(cfg.CacheSlots)
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -101,7 +108,7 @@ func NewFeed(cfg FeedConfig) *Feed {
 		kind:      kind,
 		codec:     cfg.Codec,
 		codecKind: codec.KindOf(cfg.Codec.MimeType),
-		cache:     packetcache.New(cfg.CacheSlots),
+		cache:     cache,
 		log:       log.With("track", cfg.TrackID, "codec", cfg.Codec.MimeType),
 		start:     time.Now(),
 		stop:      make(chan struct{}),

@@ -28,3 +28,5 @@ func (l slogLeveled) Warn(m string)             { l.log.Warn(m) }
 func (l slogLeveled) Warnf(f string, a ...any)  { l.log.Warn(fmt.Sprintf(f, a...)) }
 func (l slogLeveled) Error(m string)            { l.log.Error(m) }
 func (l slogLeveled) Errorf(f string, a ...any) { l.log.Error(fmt.Sprintf(f, a...)) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -58,7 +58,8 @@ func (s *MemoryLiveStore) SaveLive(_ context.Context, rec LiveRecord) error {
 func (s *MemoryLiveStore) Lives(_ context.Context, room string) ([]LiveRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := slices.Clone(s.byRoom[room])
+	out := make([]LiveRecord, len(s.byRoom[room]))
+	copy(out, s.byRoom[room])
 	slices.Reverse(out)
 	return out, nil
 }

@@ -1,0 +1,136 @@
+package media
+
+import (
+	"net"
+	"testing"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/talkrelay/talkrelay/media/codec"
+)
+
+// bindContext is the webrtc.TrackLocalContext a peer connection would give a
+// down track at Bind; it lets tests bind down tracks to any writer.
+type bindContext struct {
+	codecs []webrtc.RTPCodecParameters
+	ssrc   webrtc.SSRC
+	writer webrtc.TrackLocalWriter
+}
+
+func (c bindContext) CodecParameters() []webrtc.RTPCodecParameters { return c.codecs }
+func (c bindContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter {
+	return nil
+}
+func (c bindContext) SSRC() webrtc.SSRC                       { return c.ssrc }
+func (c bindContext) SSRCRetransmission() webrtc.SSRC         { return 0 }
+func (c bindContext) SSRCForwardErrorCorrection() webrtc.SSRC { return 0 }
+func (c bindContext) WriteStream() webrtc.TrackLocalWriter    { return c.writer }
+func (c bindContext) ID() string                              { return "test" }
+func (c bindContext) RTCPReader() interceptor.RTCPReader      { return nil }
+
+// captured is a packet a down track emitted.
+type captured struct {
+	seq     uint16
+	ts      uint32
+	ssrc    uint32
+	pt      uint8
+	payload string
+}
+
+// captureWriter records what a down track writes, to check its rewriting.
+type captureWriter struct{ pkts []captured }
+
+func (w *captureWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.pkts = append(w.pkts, captured{h.SequenceNumber, h.Timestamp, h.SSRC, h.PayloadType, string(payload)})
+	return len(payload), nil
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// srtpWriter returns a real SRTP (AES-128-GCM) write stream sending over UDP to a
+// sink socket nobody reads: the per-viewer work of the SFU without ICE and DTLS.
+func srtpWriter(tb testing.TB) webrtc.TrackLocalWriter {
+	tb.Helper()
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := net.DialUDP("udp4", nil, sink.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, salt := make([]byte, 16), make([]byte, 12)
+	sess, err := srtp.NewSessionSRTP(conn, &srtp.Config{
+		Profile:       srtp.ProtectionProfileAeadAes128Gcm,
+		LoggerFactory: pionLogger(discardLogger()),
+		Keys:          srtp.SessionKeys{LocalMasterKey: key, LocalMasterSalt: salt, RemoteMasterKey: key, RemoteMasterSalt: salt},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ws, err := sess.OpenWriteStream()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		sess.Close()
+		sink.Close()
+	})
+	return ws
+}
+
+// testFeed returns a feed of codec c with no workers running: tests drive a
+// shard by hand, exactly as its worker would.
+func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
+	f := &Feed{
+		trackID: "t", streamID: "s", codec: c, codecKind: codec.KindOf(c.MimeType),
+		kind: webrtc.RTPCodecTypeVideo, stop: make(chan struct{}),
+	}
+	if c.ClockRate == 48000 {
+		f.kind = webrtc.RTPCodecTypeAudio
+	}
+	f.cache = newCacheFor(f.kind)
+	f.log = discardLogger()
+	s := newShard(f)
+	f.shards = []*shard{s}
+	f.epoch.Store(1)
+	return f, s
+}
+
+// bindDown binds a new down track of f to w and adds it to s.
+func bindDown(tb testing.TB, f *Feed, s *shard, w webrtc.TrackLocalWriter, ssrc uint32) *DownTrack {
+	tb.Helper()
+	d := NewDownTrack(f)
+	if _, err := d.Bind(bindContext{codecs: Codecs(), ssrc: webrtc.SSRC(ssrc), writer: w}); err != nil {
+		tb.Fatal(err)
+	}
+	s.handle(ctrlMsg{op: opAdd, track: d})
+	return d
+}
+
+// vp8Packet builds a VP8 RTP packet; key marks a keyframe start.
+func vp8Packet(seq uint16, ts uint32, key bool, size int) []byte {
+	payload := make([]byte, size)
+	payload[0] = 0x10 // S=1, PID=0
+	if !key {
+		payload[1] = 0x01 // P bit: delta frame
+	}
+	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 100, SequenceNumber: seq, Timestamp: ts, SSRC: 1234}, Payload: payload}
+	b, _ := p.Marshal()
+	return b
+}
+
+// ingest does what the feed's reader does with one packet and hands it to s.
+func ingest(f *Feed, s *shard, pkt []byte) packetRef {
+	seq, payload, _ := parseRTP(pkt)
+	key := codec.IsKeyframeStart(f.codecKind, payload)
+	ext, _ := f.cache.Store(seq, pkt, key)
+	ref := packetRef{ext: ext, epoch: f.epoch.Load(), resync: f.resync.Load(), keyframe: key}
+	if !f.muted.Load() {
+		s.forward(ref)
+	}
+	return ref
+}
