@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"net"
 	"testing"
 
@@ -134,3 +135,5 @@ func ingest(f *Feed, s *shard, pkt []byte) packetRef {
 	}
 	return ref
 }
+
+var errEOF = errors.New("eof")

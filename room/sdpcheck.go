@@ -11,6 +11,9 @@ import (
 // checkOffer rejects an offer pion would choke on or that carries nothing we can
 // forward, with an error the client can act on.
 func checkOffer(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return wire.Errorf(wire.CodeBadSDP, "offer is empty")
+	}
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(raw); err != nil {
 		return wire.Errorf(wire.CodeBadSDP, "offer does not parse: %v", err)
