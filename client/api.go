@@ -8,17 +8,8 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
-)
 
-// Payload types and formats the SDK offers. They match what talkrelay's SFU
-// registers, so a host's offer and a viewer's answer need no remapping.
-const (
-	opusPayloadType = 111
-	vp8PayloadType  = 96
-	h264PayloadType = 102
-
-	opusFmtp = "minptime=10;useinbandfec=1"
-	h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	"github.com/talkrelay/talkrelay/media"
 )
 
 // APIOptions shapes the pion API a client uses. One API may be shared by many
@@ -65,6 +56,19 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 		return nil, fmt.Errorf("client: receiver reports: %w", err)
 	}
 	ir.Add(rr)
+	// Publishing side: answer the SFU's NACKs for packets it lost on the way in,
+	// and send sender reports, which the SFU relays so viewers can lip-sync.
+	// Both act only on tracks a client sends, so viewers pay nothing for them.
+	resp, err := nack.NewResponderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("client: nack responder: %w", err)
+	}
+	ir.Add(resp)
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("client: sender reports: %w", err)
+	}
+	ir.Add(sr)
 
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(opts.IncludeLoopback)
@@ -93,39 +97,9 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 // newMediaEngine registers the three codecs the SFU forwards and nothing
 // else, so negotiation cannot settle on a codec the SFU would refuse.
 func newMediaEngine() (*webrtc.MediaEngine, error) {
-	videoFB := []webrtc.RTCPFeedback{
-		{Type: "nack"},
-		{Type: "nack", Parameter: "pli"},
-		{Type: "ccm", Parameter: "fir"},
-	}
-	codecs := []struct {
-		params webrtc.RTPCodecParameters
-		kind   webrtc.RTPCodecType
-	}{
-		{webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: opusFmtp,
-			},
-			PayloadType: opusPayloadType,
-		}, webrtc.RTPCodecTypeAudio},
-		{webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB,
-			},
-			PayloadType: vp8PayloadType,
-		}, webrtc.RTPCodecTypeVideo},
-		{webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp, RTCPFeedback: videoFB,
-			},
-			PayloadType: h264PayloadType,
-		}, webrtc.RTPCodecTypeVideo},
-	}
 	me := &webrtc.MediaEngine{}
-	for _, c := range codecs {
-		if err := me.RegisterCodec(c.params, c.kind); err != nil {
-			return nil, fmt.Errorf("client: register %s: %w", c.params.MimeType, err)
-		}
+	if err := media.RegisterCodecs(me); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	return me, nil
 }

@@ -18,6 +18,8 @@ type DownTrack struct {
 	feed  *Feed
 	shard atomic.Pointer[shard]
 
+	rtcpOut func([]rtcp.Packet) error // the viewer's connection, for sender reports
+
 	// Set by Bind before the down track is added to a worker.
 	bound  atomic.Bool
 	ssrc   uint32
@@ -38,13 +40,17 @@ type DownTrack struct {
 	lastSentNs   int64
 	sinceRebase  bool // the current mapping has its seqBase
 	newStream    bool // the next rebase must also recompute tsOffset
+	packets      uint32
+	octets       uint32
 }
 
 // NewDownTrack returns a down track of f for one viewer. Add it to the viewer's
-// peer connection, then call f.AddDownTrack once the connection is up.
-func NewDownTrack(f *Feed) *DownTrack {
+// peer connection, then call f.AddDownTrack once the connection is up. rtcpOut
+// (the connection's WriteRTCP) carries its sender reports; nil sends none.
+func NewDownTrack(f *Feed, rtcpOut func([]rtcp.Packet) error) *DownTrack {
 	return &DownTrack{
-		feed: f,
+		feed:    f,
+		rtcpOut: rtcpOut,
 		// A random start, as RFC 3550 asks, kept above 2^16 so unwrapping never underflows.
 		nextOut:  1<<16 + uint64(rand.N(1<<15)),
 		tsOffset: rand.Uint32(),
@@ -140,6 +146,8 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 		return false
 	}
 	d.lastExt = ref.ext
+	d.packets++
+	d.octets += uint32(len(payload))
 	if out >= d.nextOut {
 		d.nextOut = out + 1
 	}

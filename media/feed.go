@@ -52,8 +52,9 @@ type Feed struct {
 	log               *slog.Logger
 
 	muted  atomic.Bool
-	epoch  atomic.Uint32 // bumped when a new publisher stream attaches
-	resync atomic.Uint32 // bumped on unmute: down tracks restart cleanly
+	epoch  atomic.Uint32                // bumped when a new publisher stream attaches
+	resync atomic.Uint32                // bumped on unmute: down tracks restart cleanly
+	clock  atomic.Pointer[clockMapping] // from the publisher's sender reports
 	// lastKeyframeRequest is the monotonic time (ns since start) of the last PLI.
 	lastKeyframeRequest atomic.Int64
 	start               time.Time
@@ -134,9 +135,10 @@ func (f *Feed) Codec() webrtc.RTPCodecParameters { return f.codec }
 func (f *Feed) Stats() *Stats { return &f.stats }
 
 // Attach makes t the feed's source, replacing (and stopping) any earlier one, so
-// that viewers continue on the new stream without renegotiation. requestKeyframe
-// sends a PLI to the publisher; the feed rate-limits it.
-func (f *Feed) Attach(t RemoteTrack, requestKeyframe func()) {
+// that viewers continue on the new stream without renegotiation. reports is the
+// publisher's RTCP for t (its *webrtc.RTPReceiver), read for sender reports; it
+// may be nil. requestKeyframe sends a PLI to the publisher; the feed rate-limits it.
+func (f *Feed) Attach(t RemoteTrack, reports RTCPReader, requestKeyframe func()) {
 	f.srcMu.Lock()
 	defer f.srcMu.Unlock()
 	select {
@@ -146,13 +148,17 @@ func (f *Feed) Attach(t RemoteTrack, requestKeyframe func()) {
 	}
 	f.detachLocked()
 	f.cache.Reset()
-	f.epoch.Add(1)
+	epoch := f.epoch.Add(1)
 	s := &source{track: t, requestKeyframe: requestKeyframe, done: make(chan struct{})}
 	f.src = s
 	f.wg.Add(1)
 	// Reader: owned by the feed, ends when the track ends, a newer source replaces
 	// it, or the feed closes.
 	go f.read(s)
+	if reports != nil {
+		// Report reader: owned by the source, ends when its receiver stops.
+		go f.serveReports(reports, epoch)
+	}
 }
 
 // Detach stops reading the current source, if any. Viewers keep their down tracks

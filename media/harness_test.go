@@ -104,7 +104,7 @@ func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
 // bindDown binds a new down track of f to w and adds it to s.
 func bindDown(tb testing.TB, f *Feed, s *shard, w webrtc.TrackLocalWriter, ssrc uint32) *DownTrack {
 	tb.Helper()
-	d := NewDownTrack(f)
+	d := NewDownTrack(f, nil)
 	if _, err := d.Bind(bindContext{codecs: Codecs(), ssrc: webrtc.SSRC(ssrc), writer: w}); err != nil {
 		tb.Fatal(err)
 	}

@@ -99,10 +99,16 @@ func (s *shard) control(m ctrlMsg) bool {
 
 func (s *shard) run(wg *sync.WaitGroup) {
 	defer wg.Done()
+	reports := time.NewTicker(ReportInterval)
+	defer reports.Stop()
 	for {
 		select {
 		case <-s.feed.stop:
 			return
+		case now := <-reports.C:
+			for _, d := range s.tracks {
+				d.report(now)
+			}
 		case m := <-s.ctrl:
 			s.handle(m)
 		case ref := <-s.queue:

@@ -29,7 +29,7 @@ func newPublisher(p *Participant) (*publisher, error) {
 			p.peer.Send(candidateMessage(wire.TargetPublisher, c.ToJSON()))
 		}
 	})
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		kind := kindAudio
 		if t.Kind() == webrtc.RTPCodecTypeVideo {
 			kind = kindVideo
@@ -38,7 +38,7 @@ func newPublisher(p *Participant) (*publisher, error) {
 		pli := func() {
 			_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		}
-		p.room.publish(p, kind, t, pli)
+		p.room.publish(p, kind, t, recv, pli)
 	})
 	return pub, nil
 }

@@ -69,7 +69,7 @@ func (s *subscriber) setFeeds(feeds []*media.Feed) {
 		if _, ok := s.tracks[f]; ok {
 			continue
 		}
-		dt := media.NewDownTrack(f)
+		dt := media.NewDownTrack(f, s.pc.WriteRTCP)
 		sender, err := s.pc.AddTrack(dt)
 		if err != nil {
 			s.p.log.Warn("add down track", "err", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -190,15 +191,26 @@ type packet struct {
 	at    time.Time
 }
 
-// recorder collects what a viewer receives, per kind.
-type recorder struct {
-	mu    sync.Mutex
-	video []packet
-	audio []packet
+// report is a sender report a viewer received, with the timestamp of the last
+// packet of that SSRC received before it.
+type report struct {
+	ssrc     uint32
+	rtp      uint32
+	lastSeen uint32
+	video    bool
 }
 
-func (r *recorder) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+// recorder collects what a viewer receives, per kind.
+type recorder struct {
+	mu      sync.Mutex
+	video   []packet
+	audio   []packet
+	reports []report
+}
+
+func (r *recorder) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	go r.readReports(recv, video)
 	for {
 		p, _, err := t.ReadRTP()
 		if err != nil {
@@ -215,6 +227,36 @@ func (r *recorder) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		}
 		r.mu.Unlock()
 	}
+}
+
+func (r *recorder) readReports(recv *webrtc.RTPReceiver, video bool) {
+	for {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			sr, ok := p.(*rtcp.SenderReport)
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			seen := r.audio
+			if video {
+				seen = r.video
+			}
+			if len(seen) > 0 {
+				r.reports = append(r.reports, report{ssrc: sr.SSRC, rtp: sr.RTPTime, lastSeen: seen[len(seen)-1].ts, video: video})
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+func (r *recorder) senderReports() []report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]report(nil), r.reports...)
 }
 
 func (r *recorder) snapshot() (video, audio []packet) {

@@ -183,3 +183,40 @@ func waitCount(t *testing.T, c *client.Client, want int) {
 		}
 	}
 }
+
+// Viewers get sender reports for both tracks, mapped onto their own SSRC and
+// timestamps, so a browser can lip-sync audio and video.
+func TestViewerGetsSenderReports(t *testing.T) {
+	e := newEnv(t)
+	r := &recorder{}
+	e.join("sr", "viewer", auth.RoleViewer, r.onTrack)
+	h := e.startHost("sr", "host", hostOptions{})
+	var audioSR, videoSR bool
+	waitFor(t, 10*time.Second, "sender reports for audio and video", func() bool {
+		audioSR, videoSR = false, false
+		for _, rep := range r.senderReports() {
+			if rep.video {
+				videoSR = true
+			} else {
+				audioSR = true
+			}
+		}
+		return audioSR && videoSR
+	})
+	h.stop()
+	video, audio := r.snapshot()
+	for _, rep := range r.senderReports() {
+		ssrc, clock := audio[0].ssrc, uint32(48000)
+		if rep.video {
+			ssrc, clock = video[0].ssrc, 90000
+		}
+		if rep.ssrc != ssrc {
+			t.Fatalf("sender report for ssrc %d, viewer's track is %d", rep.ssrc, ssrc)
+		}
+		// The report's RTP time is "now" on the viewer's timeline: within half a
+		// second of the newest packet received.
+		if d := int32(rep.rtp - rep.lastSeen); d < -int32(clock/2) || d > int32(clock/2) {
+			t.Fatalf("sender report rtp %d is %d ticks from the stream's %d (video %v)", rep.rtp, d, rep.lastSeen, rep.video)
+		}
+	}
+}
