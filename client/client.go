@@ -39,6 +39,9 @@ const (
 	writeTimeout  = 10 * time.Second // per WebSocket write
 	leaveTimeout  = 5 * time.Second  // how long Leave waits for the server to close
 	readLimit     = 1 << 20          // generous: the server caps its own messages
+	// keepaliveInterval keeps an otherwise silent participant (a viewer who only
+	// watches) inside the server's idle timeout.
+	keepaliveInterval = 20 * time.Second
 )
 
 // Config says where and as whom a client joins, and what it does with media.
@@ -63,6 +66,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Dialer customises the WebSocket handshake (headers, HTTP client, TLS).
 	Dialer *websocket.DialOptions
+	// KeepaliveInterval is how often the client pings so the server does not
+	// close it as idle; 0 means 20 s.
+	KeepaliveInterval time.Duration
 }
 
 // Client is one participant's session with the SFU: one WebSocket and up to
@@ -145,11 +151,31 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 	c.pub = newPeer(c, wire.TargetPublisher)
 	c.emit(joined)
 
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.writeLoop()
 	go c.readLoop(early)
+	go c.keepalive()
 	c.log.Debug("joined", "room", c.joined.Room)
 	return c, nil
+}
+
+// keepalive pings the server until the client ends.
+func (c *Client) keepalive() {
+	defer c.wg.Done()
+	every := c.cfg.KeepaliveInterval
+	if every <= 0 {
+		every = keepaliveInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.sendAsync(wire.Message{Type: wire.TypePing})
+		}
+	}
 }
 
 // Joined returns the server's description of the room at join time.

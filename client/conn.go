@@ -174,6 +174,10 @@ func (c *Client) dispatch(m wire.Message) {
 			c.mu.Unlock()
 		}
 		c.log.Debug("server error", "id", m.ID, "error", m.Error)
+	case wire.TypePong:
+		if m.ID == "" {
+			return // the answer to a keepalive
+		}
 	case wire.TypeServerShutdown:
 		c.mu.Lock()
 		c.shutdownMsg = m.Reason

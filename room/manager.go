@@ -68,8 +68,9 @@ func NewManager(cfg Config) *Manager {
 // Lives is where live records are kept.
 func (m *Manager) Lives() LiveStore { return m.cfg.Lives }
 
-// Join admits the bearer of g to its room, reachable through peer. Errors are *wire.Error.
-func (m *Manager) Join(g auth.Grant, peer Peer) (*Participant, error) {
+// Join admits the bearer of g to its room, reachable through peer, and sends it
+// joined (echoing joinID). Errors are *wire.Error.
+func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, error) {
 	if g.Role != auth.RoleHost && g.Role != auth.RoleViewer {
 		return nil, wire.Errorf(wire.CodeForbidden, "role %q cannot join a live room", g.Role)
 	}
@@ -77,7 +78,7 @@ func (m *Manager) Join(g auth.Grant, peer Peer) (*Participant, error) {
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
-			return nil, &wire.Error{Code: wire.CodeInternal, Message: "server is shutting down", Fatal: true}
+			return nil, &wire.Error{Code: wire.CodeUnavailable, Message: "server is shutting down", Fatal: true}
 		}
 		r := m.rooms[g.Room]
 		if r == nil {
@@ -85,7 +86,7 @@ func (m *Manager) Join(g auth.Grant, peer Peer) (*Participant, error) {
 			m.rooms[g.Room] = r
 		}
 		m.mu.Unlock()
-		p, err := r.join(g, peer)
+		p, err := r.join(g, peer, joinID)
 		if err == errRoomClosed {
 			continue // the room emptied and closed as we looked it up: take a fresh one
 		}

@@ -33,27 +33,28 @@ func (p *Participant) Grant() auth.Grant { return p.grant }
 
 func (p *Participant) isHost() bool { return p.grant.Role == auth.RoleHost }
 
-// Offer handles the host's publisher offer and returns the answer.
-func (p *Participant) Offer(sdp string) (string, error) {
+// Offer handles the host's publisher offer: the answer (echoing id) and then the
+// server's candidates are sent to the host.
+func (p *Participant) Offer(id, sdp string) error {
 	if !p.isHost() {
-		return "", wire.Errorf(wire.CodeForbidden, "only the host publishes; a %s cannot", p.grant.Role)
+		return wire.Errorf(wire.CodeForbidden, "only the host publishes; a %s cannot", p.grant.Role)
 	}
 	if err := checkOffer(sdp); err != nil {
-		return "", err
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return "", wire.Errorf(wire.CodeNoSession, "participant has left")
+		return wire.Errorf(wire.CodeNoSession, "participant has left")
 	}
 	if p.pub == nil {
 		pub, err := newPublisher(p)
 		if err != nil {
-			return "", wire.Errorf(wire.CodeInternal, "cannot create publisher connection")
+			return wire.Errorf(wire.CodeInternal, "cannot create publisher connection")
 		}
 		p.pub = pub
 	}
-	return p.pub.offer(sdp)
+	return p.pub.offer(id, sdp)
 }
 
 // Answer applies the client's answer to the server's subscriber offer.

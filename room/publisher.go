@@ -15,7 +15,9 @@ type publisher struct {
 	p  *Participant
 	pc *webrtc.PeerConnection
 
-	mu sync.Mutex
+	mu       sync.Mutex
+	answered bool                      // the answer went out: candidates may follow it
+	early    []webrtc.ICECandidateInit // our candidates gathered before the answer was sent
 }
 
 func newPublisher(p *Participant) (*publisher, error) {
@@ -24,10 +26,18 @@ func newPublisher(p *Participant) (*publisher, error) {
 		return nil, err
 	}
 	pub := &publisher{p: p, pc: pc}
+	// A candidate must not reach the client before the answer it belongs to.
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil {
-			p.peer.Send(candidateMessage(wire.TargetPublisher, c.ToJSON()))
+		if c == nil {
+			return
 		}
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		if !pub.answered {
+			pub.early = append(pub.early, c.ToJSON())
+			return
+		}
+		p.peer.Send(candidateMessage(wire.TargetPublisher, c.ToJSON()))
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		kind := kindAudio
@@ -43,21 +53,29 @@ func newPublisher(p *Participant) (*publisher, error) {
 	return pub, nil
 }
 
-func (pub *publisher) offer(sdp string) (string, error) {
+// offer applies the host's offer and sends the answer (echoing id), then any
+// candidates gathered meanwhile.
+func (pub *publisher) offer(id, sdp string) error {
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
 	err := pub.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp})
 	if err != nil {
-		return "", wire.Errorf(wire.CodeBadSDP, "offer rejected: %v", trimErr(err))
+		return wire.Errorf(wire.CodeBadSDP, "offer rejected: %v", trimErr(err))
 	}
 	answer, err := pub.pc.CreateAnswer(nil)
 	if err == nil {
 		err = pub.pc.SetLocalDescription(answer)
 	}
 	if err != nil {
-		return "", wire.Errorf(wire.CodeBadSDP, "cannot answer offer: %v", trimErr(err))
+		return wire.Errorf(wire.CodeBadSDP, "cannot answer offer: %v", trimErr(err))
 	}
-	return answer.SDP, nil
+	pub.p.peer.Send(wire.Message{Type: wire.TypeAnswer, ID: id, SDP: answer.SDP})
+	pub.answered = true
+	for _, c := range pub.early {
+		pub.p.peer.Send(candidateMessage(wire.TargetPublisher, c))
+	}
+	pub.early = nil
+	return nil
 }
 
 func (pub *publisher) addCandidate(c webrtc.ICECandidateInit) error {

@@ -41,7 +41,7 @@ func newRoom(m *Manager, name string) *Room {
 	return &Room{name: name, m: m, participants: map[string]*Participant{}}
 }
 
-func (r *Room) join(g auth.Grant, peer Peer) (*Participant, error) {
+func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -50,7 +50,7 @@ func (r *Room) join(g auth.Grant, peer Peer) (*Participant, error) {
 	isHost := g.Role == auth.RoleHost
 	if isHost && r.hostIdentity != "" && r.hostIdentity != g.Identity {
 		r.mu.Unlock()
-		return nil, &wire.Error{Code: wire.CodeLiveInProgress, Message: "another host runs this room's live", Fatal: true}
+		return nil, &wire.Error{Code: wire.CodeLiveInProgress, Message: "another host holds this room", Fatal: true}
 	}
 	// The same identity joining again is a reconnect: the new connection replaces
 	// the old without a second "joined" count.
@@ -61,7 +61,7 @@ func (r *Room) join(g auth.Grant, peer Peer) (*Participant, error) {
 		}
 	}
 	if replaced != nil {
-		r.removeLocked(replaced)
+		delete(r.participants, replaced.id) // the new connection takes its place in the count
 	}
 	p := &Participant{id: newID("PA_"), grant: g, room: r, peer: peer}
 	p.log = r.m.log.With("room", r.name, "participant", p.id, "identity", g.Identity, "role", string(g.Role))
@@ -73,12 +73,11 @@ func (r *Room) join(g auth.Grant, peer Peer) (*Participant, error) {
 			r.graceTimer.Stop()
 			r.graceTimer = nil
 		}
-	} else {
+	} else if replaced == nil {
 		r.viewers++
 		if r.live != nil && r.viewers > r.live.peak {
 			r.live.peak = r.viewers
 		}
-		r.countChangedLocked()
 	}
 	j := &wire.Joined{
 		Room: r.name, Identity: g.Identity, Name: g.Name, Role: string(g.Role), ParticipantID: p.id,
@@ -87,7 +86,10 @@ func (r *Room) join(g auth.Grant, peer Peer) (*Participant, error) {
 	if r.live != nil {
 		j.Live = r.live.wire()
 	}
-	peer.Send(wire.Message{Type: wire.TypeJoined, Joined: j})
+	peer.Send(wire.Message{Type: wire.TypeJoined, ID: joinID, Joined: j})
+	if !isHost && replaced == nil {
+		r.countChangedLocked() // after joined: a client's first message is always joined
+	}
 	r.mu.Unlock()
 
 	if replaced != nil {
@@ -127,6 +129,7 @@ func (r *Room) leave(p *Participant, onPurpose bool) {
 			r.graceTimer = time.AfterFunc(r.m.cfg.HostGrace, r.hostGraceExpired)
 		default:
 			r.hostIdentity = ""
+			r.muted = [2]bool{} // the next host starts with mic and camera on
 		}
 	}
 	empty := r.closeIfEmptyLocked()
@@ -374,12 +377,15 @@ func (r *Room) shutdown() {
 		r.countTimer.Stop()
 	}
 	r.mu.Unlock()
+	// Media first, so the live's cleanup renegotiates nobody who is leaving anyway.
+	for _, q := range parts {
+		q.closeMedia()
+	}
 	if cleanup != nil {
 		cleanup()
 	}
 	for _, q := range parts {
 		q.peer.Close(nil)
-		q.closeMedia()
 	}
 	r.m.removeRoom(r)
 }

@@ -38,10 +38,15 @@ func newSubscriber(p *Participant) (*subscriber, error) {
 		return nil, err
 	}
 	s := &subscriber{p: p, pc: pc, tracks: map[*media.Feed]*subTrack{}}
+	// Candidates gather while negotiateLocked holds s.mu, so taking it here
+	// orders each candidate after the offer it belongs to.
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil {
-			p.peer.Send(candidateMessage(wire.TargetSubscriber, c.ToJSON()))
+		if c == nil {
+			return
 		}
+		s.mu.Lock()
+		p.peer.Send(candidateMessage(wire.TargetSubscriber, c.ToJSON()))
+		s.mu.Unlock()
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateConnected {
@@ -70,11 +75,12 @@ func (s *subscriber) setFeeds(feeds []*media.Feed) {
 			continue
 		}
 		dt := media.NewDownTrack(f, s.pc.WriteRTCP)
-		sender, err := s.pc.AddTrack(dt)
+		tr, err := s.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			s.p.log.Warn("add down track", "err", err)
 			continue
 		}
+		sender := tr.Sender()
 		// RTCP reader: owned by the down track, ends when the sender stops.
 		go dt.ServeRTCP(sender)
 		s.tracks[f] = &subTrack{down: dt, sender: sender}
@@ -124,7 +130,7 @@ func (s *subscriber) answer(sdp string) error {
 	}
 	err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {
-		return wire.Errorf(wire.CodeBadSDP, "subscriber answer rejected: %v", err)
+		return wire.Errorf(wire.CodeBadSDP, "subscriber answer rejected: %v", trimErr(err))
 	}
 	s.offering = false
 	for _, c := range s.pending {
@@ -150,7 +156,7 @@ func (s *subscriber) addCandidate(c webrtc.ICECandidateInit) error {
 		return nil
 	}
 	if err := s.pc.AddICECandidate(c); err != nil {
-		return wire.Errorf(wire.CodeBadCandidate, "candidate rejected: %v", err)
+		return wire.Errorf(wire.CodeBadCandidate, "candidate rejected: %v", trimErr(err))
 	}
 	return nil
 }

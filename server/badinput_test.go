@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/server"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
@@ -47,6 +48,22 @@ func (r *raw) sendJSON(m wire.Message) {
 	r.t.Helper()
 	b, _ := json.Marshal(m)
 	r.send(string(b))
+}
+
+// nextAny reads the next message, whatever its type.
+func (r *raw) nextAny() wire.Message {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, b, err := r.ws.Read(ctx)
+	if err != nil {
+		r.t.Fatalf("read: %v", err)
+	}
+	var m wire.Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		r.t.Fatalf("server sent invalid JSON %q", b)
+	}
+	return m
 }
 
 // next reads messages until one of type typ.
@@ -302,4 +319,30 @@ func mintWith(t *testing.T, secret string) *auth.Minter {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// A connection that says nothing after joining is closed as idle; a client that
+// pings is kept.
+func TestIdleTimeout(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.IdleTimeout = time.Second })
+	silent := e.raw()
+	silent.join(e.token("idle", "silent", auth.RoleViewer))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lively, err := client.Join(ctx, client.Config{
+		URL: e.url, Token: e.token("idle", "lively", auth.RoleViewer), API: e.api, KeepaliveInterval: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lively.Close()
+
+	silent.expectError(wire.CodeIdleTimeout, true)
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case <-lively.Done():
+		t.Fatalf("pinging client was closed: %v", lively.Err())
+	default:
+	}
 }

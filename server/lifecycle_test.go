@@ -204,3 +204,41 @@ func getJSON(t *testing.T, url, token string, wantStatus int, into any) {
 		}
 	}
 }
+
+// Joining again with the same identity replaces the old connection without the
+// viewer count dipping, and joined is always the first message, echoing the id.
+func TestRejoinReplacesConnection(t *testing.T) {
+	e := newEnv(t)
+	h := e.join("rejoin", "host", auth.RoleHost, nil)
+	first := e.raw()
+	first.sendJSON(wire.Message{Type: wire.TypeJoin, ID: "j1", Token: e.token("rejoin", "alice", auth.RoleViewer)})
+	if m := first.nextAny(); m.Type != wire.TypeJoined || m.ID != "j1" {
+		t.Fatalf("first message = %s id %q, want joined id j1", m.Type, m.ID)
+	}
+	waitCount(t, h, 1)
+
+	second := e.raw()
+	second.sendJSON(wire.Message{Type: wire.TypeJoin, ID: "j2", Token: e.token("rejoin", "alice", auth.RoleViewer)})
+	if m := second.nextAny(); m.Type != wire.TypeJoined || m.ID != "j2" || m.Joined.ViewerCount != 1 {
+		t.Fatalf("second join got %s id %q %+v", m.Type, m.ID, m.Joined)
+	}
+	first.expectError(wire.CodeReplaced, true)
+
+	// Over the next throttle window the host must not see the count change.
+	deadline := time.After(1500 * time.Millisecond)
+	for {
+		select {
+		case m := <-h.Events():
+			if m.Type == wire.TypeViewerCount {
+				t.Fatalf("viewer count changed to %d on a rejoin", *m.Count)
+			}
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	info, ok := e.srv.Rooms().Room("rejoin")
+	if !ok || info.Viewers != 1 || info.Participants != 2 {
+		t.Fatalf("room after rejoin = %+v", info)
+	}
+}

@@ -36,6 +36,8 @@ type Config struct {
 	HostGrace time.Duration
 	// JoinTimeout: how long a new connection may take to join.
 	JoinTimeout time.Duration
+	// IdleTimeout: how long a connection may stay silent (clients ping).
+	IdleTimeout time.Duration
 	Logger      *slog.Logger
 }
 
@@ -79,7 +81,8 @@ func New(cfg Config) (*Server, error) {
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
 	s.rooms = room.NewManager(room.Config{Engine: engine, Logger: cfg.Logger, HostGrace: cfg.HostGrace})
 	s.signal = signal.NewHandler(signal.Config{
-		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger, JoinTimeout: cfg.JoinTimeout,
+		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
+		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
 	})
 	s.http = &http.Server{
 		Handler:           s.routes(),

@@ -30,6 +30,7 @@ type conn struct {
 	done      chan struct{} // closed when the connection is to end
 	closeOnce sync.Once
 	finalErr  *wire.Error // sent last, if set; written before done closes
+	finalID   string      // the id of the request that caused finalErr
 	writerEnd chan struct{}
 }
 
@@ -59,9 +60,12 @@ func (c *conn) Send(m wire.Message) {
 
 // Close implements room.Peer: queued messages are flushed, then err, then the
 // socket closes.
-func (c *conn) Close(err *wire.Error) {
+func (c *conn) Close(err *wire.Error) { c.closeFor("", err) }
+
+// closeFor is Close with the id of the request that caused err.
+func (c *conn) closeFor(id string, err *wire.Error) {
 	c.closeOnce.Do(func() {
-		c.finalErr = err
+		c.finalErr, c.finalID = err, id
 		close(c.done)
 	})
 }
@@ -103,21 +107,21 @@ func (c *conn) join(ctx context.Context) *room.Participant {
 		}
 		g, verr := c.h.cfg.Verifier.Verify(m.Token)
 		if verr != nil {
-			c.Close(tokenError(verr))
+			c.closeFor(m.ID, tokenError(verr))
 			return nil
 		}
 		if m.Room != "" && m.Room != g.Room {
-			c.Close(&wire.Error{Code: wire.CodeWrongRoom, Message: "token is for another room", Fatal: true})
+			c.closeFor(m.ID, &wire.Error{Code: wire.CodeWrongRoom, Message: "token is for another room", Fatal: true})
 			return nil
 		}
 		if !timer.Stop() {
 			return nil // timed out meanwhile
 		}
-		p, jerr := c.h.cfg.Rooms.Join(g, c)
+		p, jerr := c.h.cfg.Rooms.Join(g, c, m.ID)
 		if jerr != nil {
 			we := asWireError(jerr)
 			we.Fatal = true
-			c.Close(we)
+			c.closeFor(m.ID, we)
 			return nil
 		}
 		c.log = c.log.With("participant", p.ID())
@@ -167,10 +171,7 @@ func (c *conn) dispatch(p *room.Participant, m wire.Message) {
 	case wire.TypePing:
 		c.Send(wire.Message{Type: wire.TypePong, ID: m.ID})
 	case wire.TypeOffer:
-		var sdp string
-		if sdp, err = p.Offer(m.SDP); err == nil {
-			c.Send(wire.Message{Type: wire.TypeAnswer, ID: m.ID, SDP: sdp})
-		}
+		err = p.Offer(m.ID, m.SDP) // the room sends the answer, then its candidates
 	case wire.TypeAnswer:
 		err = p.Answer(m.SDP)
 	case wire.TypeCandidate:
@@ -196,7 +197,7 @@ func (c *conn) reply(m wire.Message, err error) {
 	we := asWireError(err)
 	msg := wire.Message{Type: wire.TypeError, ID: m.ID, Error: we}
 	if we.Fatal {
-		c.Close(we)
+		c.closeFor(m.ID, we)
 		return
 	}
 	c.Send(msg)
@@ -285,7 +286,7 @@ func (c *conn) flushAndClose() {
 	}
 	status, reason := websocket.StatusNormalClosure, ""
 	if e := c.finalErr; e != nil {
-		_ = c.write(wire.Message{Type: wire.TypeError, Error: e})
+		_ = c.write(wire.Message{Type: wire.TypeError, ID: c.finalID, Error: e})
 		status, reason = websocket.StatusPolicyViolation, e.Code
 		if e.Code == wire.CodeTooLarge {
 			status = websocket.StatusMessageTooBig

@@ -101,7 +101,7 @@ type MuteState struct {
 // Live describes one live broadcast of a room.
 type Live struct {
 	ID          string `json:"id"`
-	State       string `json:"state"` // LiveWaiting, LiveOn or LiveEnded
+	State       string `json:"state"` // LiveOn or LiveEnded
 	Host        string `json:"host,omitempty"`
 	HostName    string `json:"host_name,omitempty"`
 	StartedAt   int64  `json:"started_at_ms,omitempty"` // Unix milliseconds
@@ -120,7 +120,7 @@ const (
 // Reasons a live ends.
 const (
 	EndHostEnded = "host_ended" // the host pressed end
-	EndHostLeft  = "host_left"  // the host disconnected and did not come back in time
+	EndHostLeft  = "host_left"  // the host left without ending, or dropped and did not come back
 	EndShutdown  = "server_shutdown"
 )
 
@@ -160,6 +160,7 @@ const (
 	CodeReplaced         = "replaced"          // the same identity joined again elsewhere (fatal)
 	CodeSlowConsumer     = "slow_consumer"     // the client did not read its messages (fatal)
 	CodeNotLive          = "not_live"          // end_live with no live running
+	CodeUnavailable      = "unavailable"       // the server is shutting down or full (fatal)
 	CodeInternal         = "internal"
 )
 
