@@ -159,3 +159,25 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 		t.Fatalf("only %d packets sent", n)
 	}
 }
+
+// Many viewers' PLIs become at most one keyframe request per KeyframeInterval.
+func TestKeyframeRequestsAreCoalesced(t *testing.T) {
+	f, _ := testFeed(vp8Codec())
+	var sent int
+	f.src = &source{requestKeyframe: func() { sent++ }}
+	for i := 0; i < 100; i++ {
+		f.RequestKeyframe()
+	}
+	if sent != 1 {
+		t.Fatalf("%d keyframe requests from 100 PLIs, want 1", sent)
+	}
+	f.lastKeyframeRequest.Add(-int64(KeyframeInterval)) // as if the interval passed
+	f.RequestKeyframe()
+	f.RequestKeyframe()
+	if sent != 2 {
+		t.Fatalf("%d keyframe requests after the interval, want 2", sent)
+	}
+	audio, _ := testFeed(Codecs()[0])
+	audio.src = &source{requestKeyframe: func() { t.Fatal("keyframe requested for audio") }}
+	audio.RequestKeyframe()
+}

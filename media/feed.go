@@ -220,7 +220,7 @@ func (f *Feed) read(s *source) {
 	defer f.wg.Done()
 	defer close(s.done)
 	buf := make([]byte, packetcache.MaxPacketSize)
-	epoch := f.epoch.Load()
+	in := ingress{epoch: f.epoch.Load()}
 	for {
 		n, _, err := s.track.Read(buf)
 		if s.stopped.Load() {
@@ -233,27 +233,46 @@ func (f *Feed) read(s *source) {
 			f.log.Debug("feed source ended", "err", err)
 			return
 		}
-		seq, payload, ok := parseRTP(buf[:n])
-		if !ok {
-			f.stats.Malformed.Add(1)
+		ref, ok := f.store(&in, buf[:n])
+		if !ok || f.muted.Load() {
 			continue
 		}
-		key := codec.IsKeyframeStart(f.codecKind, payload)
-		ext, ok := f.cache.Store(seq, buf[:n], key)
-		if !ok {
-			f.stats.Late.Add(1)
-			continue
-		}
-		f.stats.PacketsIn.Add(1)
-		f.stats.BytesIn.Add(uint64(n))
-		if f.muted.Load() {
-			continue
-		}
-		ref := packetRef{ext: ext, epoch: epoch, resync: f.resync.Load(), keyframe: key}
 		for _, sh := range f.shards {
 			sh.push(ref)
 		}
 	}
+}
+
+// ingress is the reader's state for one source.
+type ingress struct {
+	epoch     uint32
+	keyTS     uint32 // timestamp of the last keyframe start
+	haveKeyTS bool
+}
+
+// store parses pkt, marks keyframe starts and stores it in the cache.
+func (f *Feed) store(in *ingress, pkt []byte) (packetRef, bool) {
+	seq, payload, ok := parseRTP(pkt)
+	if !ok {
+		f.stats.Malformed.Add(1)
+		return packetRef{}, false
+	}
+	key := codec.IsKeyframeStart(f.codecKind, payload)
+	if key && f.kind == webrtc.RTPCodecTypeVideo {
+		// Only a keyframe's first packet starts it: H.264 sends SPS, PPS and
+		// IDR slices of one frame (one timestamp) in several packets.
+		ts := rtpTimestamp(pkt)
+		key = !in.haveKeyTS || ts != in.keyTS
+		in.keyTS, in.haveKeyTS = ts, true
+	}
+	ext, ok := f.cache.Store(seq, pkt, key)
+	if !ok {
+		f.stats.Late.Add(1)
+		return packetRef{}, false
+	}
+	f.stats.PacketsIn.Add(1)
+	f.stats.BytesIn.Add(uint64(len(pkt)))
+	return packetRef{ext: ext, epoch: in.epoch, resync: f.resync.Load(), keyframe: key}, true
 }
 
 // AddDownTrack starts forwarding to d, beginning with the cached packets from the

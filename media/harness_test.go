@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -95,6 +96,8 @@ func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
 	}
 	f.cache = newCacheFor(f.kind)
 	f.log = discardLogger()
+	f.start = time.Now()
+	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))
 	s := newShard(f)
 	f.shards = []*shard{s}
 	f.epoch.Store(1)
@@ -126,11 +129,9 @@ func vp8Packet(seq uint16, ts uint32, key bool, size int) []byte {
 
 // ingest does what the feed's reader does with one packet and hands it to s.
 func ingest(f *Feed, s *shard, pkt []byte) packetRef {
-	seq, payload, _ := parseRTP(pkt)
-	key := codec.IsKeyframeStart(f.codecKind, payload)
-	ext, _ := f.cache.Store(seq, pkt, key)
-	ref := packetRef{ext: ext, epoch: f.epoch.Load(), resync: f.resync.Load(), keyframe: key}
-	if !f.muted.Load() {
+	in := ingress{epoch: f.epoch.Load()}
+	ref, ok := f.store(&in, pkt)
+	if ok && !f.muted.Load() {
 		s.forward(ref)
 	}
 	return ref

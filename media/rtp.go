@@ -24,3 +24,6 @@ func parseRTP(b []byte) (seq uint16, payload []byte, ok bool) {
 	}
 	return binary.BigEndian.Uint16(b[2:]), b[off:end], true
 }
+
+// rtpTimestamp reads the timestamp of a packet parseRTP accepted.
+func rtpTimestamp(b []byte) uint32 { return binary.BigEndian.Uint32(b[4:]) }
