@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"net/http"
 	"testing"
 	"time"
@@ -240,5 +242,21 @@ func TestRejoinReplacesConnection(t *testing.T) {
 	info, ok := e.srv.Rooms().Room("rejoin")
 	if !ok || info.Viewers != 1 || info.Participants != 2 {
 		t.Fatalf("room after rejoin = %+v", info)
+	}
+}
+
+// /metrics serves the process and Go collectors the load generator reads.
+func TestMetricsEndpoint(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Get(e.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines"} {
+		if !strings.Contains(string(body), "\n"+name+" ") {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/media"
+	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal"
 )
@@ -49,6 +50,7 @@ type Server struct {
 	rooms  *room.Manager
 	signal *signal.Handler
 	verify *auth.Verifier
+	metric *metrics.Registry
 	http   *http.Server
 	ln     net.Listener
 }
@@ -77,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: metrics.New()}
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
 	s.rooms = room.NewManager(room.Config{Engine: engine, Logger: cfg.Logger, HostGrace: cfg.HostGrace})
 	s.signal = signal.NewHandler(signal.Config{
