@@ -24,15 +24,21 @@ type PublishOptions struct {
 // transceivers, offers it to the SFU and returns once the SFU's answer is
 // applied; media written to the tracks then flows. A refusal by the SFU (a
 // viewer publishing, no usable codec, ...) is returned as a *wire.Error. A
-// failed Publish may be retried; a successful one may not be repeated.
+// failed Publish may be retried; a successful one may be repeated only once the
+// SFU has closed its publisher (after end_live), to go live again.
 func (c *Client) Publish(ctx context.Context, opts PublishOptions, tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
 	if len(tracks) == 0 {
 		return nil, errors.New("client: publish: no tracks")
 	}
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
-	if c.pub.conn() != nil {
-		return nil, errors.New("client: publish: already published")
+	if pc := c.pub.conn(); pc != nil {
+		// After end_live the SFU closes the publisher; going live again starts a
+		// new connection.
+		if st := pc.ConnectionState(); st != webrtc.PeerConnectionStateClosed && st != webrtc.PeerConnectionStateFailed {
+			return nil, errors.New("client: publish: already published")
+		}
+		c.pub.reset()
 	}
 
 	senders, err := c.negotiatePublisher(ctx, tracks)

@@ -31,8 +31,12 @@ type AudioConfig struct {
 	// FirstTimestamp is the RTP timestamp of the first packet.
 	FirstTimestamp uint32
 	// PacketSize is the payload bytes per 20 ms packet; default 120 (about
-	// 48 kbps), and values below 14 are raised to fit the TOC byte and stamp.
+	// 48 kbps), and values below 22 are raised to fit the TOC byte and stamp.
 	PacketSize int
+	// Now, if set, stamps each packet with its send time (Stamp.SentAt) so a
+	// receiver on the same clock can measure latency; nil leaves SentAt 0 and
+	// the output deterministic.
+	Now func() time.Time
 }
 
 // Audio produces a synthetic Opus-like stream packet by packet. NextPacket
@@ -85,7 +89,11 @@ func (a *Audio) PacketInterval() time.Duration { return audioPacketPeriod }
 // they are valid only until then.
 func (a *Audio) NextPacket() *rtp.Packet {
 	a.buf[0] = opusTOC
-	putStamp(a.buf[1:], audioMagic, Stamp{Frame: a.n, OrigSeq: a.seq})
+	var sentAt int64
+	if a.cfg.Now != nil {
+		sentAt = a.cfg.Now().UnixNano()
+	}
+	putStamp(a.buf[1:], audioMagic, Stamp{Frame: a.n, OrigSeq: a.seq, SentAt: sentAt})
 	a.packet = rtp.Packet{
 		Header: rtp.Header{
 			Version:        2,

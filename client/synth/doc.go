@@ -3,7 +3,8 @@
 // load generator to exercise forwarding without real encoders.
 //
 // Every payload carries a small [Stamp] (frame number, packet index within
-// the frame, keyframe flag and original sequence number) so that a receiver
+// the frame, keyframe flag, original sequence number and, when the generator
+// is given a clock, the send time) so that a receiver
 // sitting behind the SFU, which may rewrite SSRCs, sequence numbers,
 // timestamps and VP8 picture IDs, can still check what arrived with
 // [ReadVideoStamp] and [ReadAudioStamp].

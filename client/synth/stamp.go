@@ -3,8 +3,8 @@ package synth
 import "encoding/binary"
 
 // stampLen is the encoded size of a Stamp: magic(4) frame(4) index(2)
-// keyframe(1) origSeq(2).
-const stampLen = 13
+// keyframe(1) origSeq(2) sentAt(8).
+const stampLen = 21
 
 // Distinct magics let a receiver tell video from audio payloads and reject
 // anything this package did not produce.
@@ -25,6 +25,11 @@ type Stamp struct {
 	Keyframe bool
 	// OrigSeq is the RTP sequence number the generator gave the packet.
 	OrigSeq uint16
+	// SentAt is the wall-clock time the generator built the packet, in Unix
+	// nanoseconds, or 0 when its config has no Now function. A receiver
+	// sharing the sender's clock (the load generator's host and viewers run
+	// in one process) gets the end-to-end latency as arrival minus SentAt.
+	SentAt int64
 }
 
 // putStamp encodes s after magic into b, which must hold stampLen bytes, and
@@ -39,6 +44,7 @@ func putStamp(b []byte, magic [4]byte, s Stamp) int {
 		b[10] = 1
 	}
 	binary.BigEndian.PutUint16(b[11:], s.OrigSeq)
+	binary.BigEndian.PutUint64(b[13:], uint64(s.SentAt))
 	return stampLen
 }
 
@@ -52,6 +58,7 @@ func getStamp(b []byte, magic [4]byte) (Stamp, bool) {
 		Index:    binary.BigEndian.Uint16(b[8:]),
 		Keyframe: b[10] == 1,
 		OrigSeq:  binary.BigEndian.Uint16(b[11:]),
+		SentAt:   int64(binary.BigEndian.Uint64(b[13:])),
 	}, true
 }
 

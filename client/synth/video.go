@@ -22,8 +22,9 @@ const (
 	defaultHeight           = 720
 
 	// minMaxPayload keeps every packet of a split frame big enough for the
-	// descriptor, the VP8 header and the stamp (see splitting in NextFrame).
-	minMaxPayload = 64
+	// descriptor, the VP8 header and the stamp (see splitting in NextFrame):
+	// half of it must hold minFrameSize.
+	minMaxPayload = 2 * ((minFrameSize + 3) &^ 3)
 
 	vp8DescriptorLen  = 4  // X=1, I=1, M=1: two-byte picture id
 	vp8KeyHeaderLen   = 10 // frame tag + start code + width + height
@@ -52,7 +53,7 @@ type VideoConfig struct {
 	// average over a keyframe interval still matches Bitrate.
 	KeyframeScale int
 	// MaxPayload is the largest RTP payload per packet in bytes, descriptor
-	// included; default 1100, and values below 64 are raised to 64.
+	// included; default 1100, and values below 72 are raised to 72.
 	MaxPayload int
 	// PayloadType is the RTP payload type; default 96.
 	PayloadType uint8
@@ -69,6 +70,11 @@ type VideoConfig struct {
 	// Width and Height go into keyframe headers; default 1280x720, at most
 	// 16383 each (14-bit fields).
 	Width, Height int
+	// Now, if set, stamps every packet of a frame with the time the frame
+	// was built (Stamp.SentAt), which Pace sends at once, so a receiver on the
+	// same clock can measure latency; nil leaves SentAt 0 and the output
+	// deterministic.
+	Now func() time.Time
 }
 
 // Video produces a synthetic VP8 stream frame by frame. NextFrame must be
@@ -210,8 +216,8 @@ func (v *Video) NextFrame() []*rtp.Packet {
 		size, v.carry = minFrameSize, 0
 	}
 
-	// Split evenly so no packet exceeds MaxPayload. With MaxPayload >= 64
-	// every packet of a multi-packet frame holds at least 32 bytes, enough
+	// Split evenly so no packet exceeds MaxPayload. With MaxPayload >= 72
+	// every packet of a multi-packet frame holds at least 36 bytes, enough
 	// for descriptor, VP8 header and stamp.
 	m := v.cfg.MaxPayload
 	n := (size + m - 1) / m
@@ -223,6 +229,10 @@ func (v *Video) NextFrame() []*rtp.Packet {
 	}
 	firstPart := min(size-n*vp8DescriptorLen-headerLen, 0x7ffff)
 	ts := v.cfg.FirstTimestamp + uint32(v.frame*videoClockRate/uint64(v.cfg.FPS))
+	var sentAt int64
+	if v.cfg.Now != nil {
+		sentAt = v.cfg.Now().UnixNano()
+	}
 
 	for i := range n {
 		l := base
@@ -240,6 +250,7 @@ func (v *Video) NextFrame() []*rtp.Packet {
 			Index:    uint16(i),
 			Keyframe: key,
 			OrigSeq:  v.seq,
+			SentAt:   sentAt,
 		})
 		copy(payload[pos:], v.fill)
 

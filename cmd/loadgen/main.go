@@ -1,0 +1,197 @@
+// Command loadgen loads a talkrelay SFU with a synthetic host and many
+// viewers and reports what they received. It is wiring only; the engine is
+// package loadgen.
+//
+//	go run ./cmd/loadgen live --url http://127.0.0.1:7880 --room bench --viewers 200 --duration 20s --bitrate 1500k --json
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/loadgen"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitBroken = 1 // the run failed or broke a threshold
+	exitUsage  = 2 // bad command line, refused target, unavailable scenario
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, restore the default so a second one kills a
+	// teardown that takes too long.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: loadgen live [flags]   (loadgen live -h lists them)")
+		return exitUsage
+	}
+	switch args[0] {
+	case "live":
+		return runLive(ctx, args[1:], stdout, stderr)
+	case "call":
+		fmt.Fprintln(stderr, "call scenario: not available until the SFU supports calls")
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "loadgen: unknown scenario %q; want live or call\n", args[0])
+		return exitUsage
+	}
+}
+
+// bitrateFlag accepts 1500k, 1.5M or 800000.
+type bitrateFlag struct{ bps int }
+
+func (b *bitrateFlag) String() string { return loadgen.FormatBitrate(b.bps) }
+func (b *bitrateFlag) Set(s string) (err error) {
+	b.bps, err = loadgen.ParseBitrate(s)
+	return err
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// liveFlags are the live scenario's command line.
+type liveFlags struct {
+	cfg         loadgen.Config
+	th          loadgen.Thresholds
+	bitrate     bitrateFlag
+	jsonOut     bool
+	csvPath     string
+	allowRemote bool
+	logLevel    string
+}
+
+func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
+	f := &liveFlags{bitrate: bitrateFlag{1_500_000}, th: loadgen.NoThresholds()}
+	c := &f.cfg
+	fs := flag.NewFlagSet("loadgen live", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:7880", "the SFU viewers join")
+	fs.StringVar(&c.HostURL, "host-url", "", "the SFU the host publishes through (default --url)")
+	fs.StringVar(&c.MetricsURL, "metrics-url", "", "the SFU's Prometheus endpoint (default <url>/metrics)")
+	fs.StringVar(&c.Room, "room", "bench", "room name")
+	fs.IntVar(&c.Viewers, "viewers", 10, "number of viewers")
+	fs.IntVar(&c.FullViewers, "full-viewers", -1, "viewers that decrypt media fully (default min(viewers, 10))")
+	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "steady measuring window")
+	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "time after all joins before the window")
+	fs.Var(&f.bitrate, "bitrate", "video bit rate: 1500k, 1.5M, 800000")
+	fs.IntVar(&c.FPS, "fps", 30, "video frames per second")
+	fs.DurationVar(&c.KeyframeInterval, "keyframe-interval", 2*time.Second, "time between scheduled keyframes")
+	fs.IntVar(&c.Chatters, "chatters", 0, "viewers that chat (not measured yet: the SFU has no chat)")
+	fs.Float64Var(&c.ChatRate, "chat-rate", 1, "messages per second per chatter")
+	fs.StringVar(&c.APIKey, "api-key", envOr("TALKRELAY_API_KEY", auth.DevAPIKey), "API key tokens are signed with [TALKRELAY_API_KEY]")
+	fs.StringVar(&c.APISecret, "api-secret", envOr("TALKRELAY_API_SECRET", auth.DevAPISecret), "API secret [TALKRELAY_API_SECRET]")
+	fs.Float64Var(&c.JoinRate, "join-rate", 50, "viewers joined per second")
+	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-viewer join timeout")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 20*time.Second, "wait for media connections after the host publishes")
+	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&f.csvPath, "csv", "", "write per-viewer rows to this file")
+	fs.Float64Var(&f.th.MaxLoss, "max-loss", -1, "fail if the loss ratio exceeds this (0..1; negative: no check)")
+	fs.DurationVar(&f.th.MaxJoinP99, "max-join-p99", 0, "fail if join p99 exceeds this")
+	fs.DurationVar(&f.th.MaxFirstKeyframeP99, "max-first-keyframe-p99", 0, "fail if first-keyframe p99 exceeds this")
+	fs.IntVar(&f.th.MinViewersConnected, "min-viewers-connected", 0, "fail if fewer viewers are connected")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets other than loopback and 198.18.0.0/15")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.Bitrate = f.bitrate.bps
+	for _, u := range []string{c.URL, c.HostURL, c.MetricsURL} {
+		if u == "" {
+			continue
+		}
+		if err := loadgen.CheckTarget(u, f.allowRemote); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseLive(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return exitUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		fmt.Fprintln(stderr, "loadgen: bad --log-level:", err)
+		return exitUsage
+	}
+	f.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	f.cfg.Progress = stderr
+	if f.cfg.Chatters > 0 {
+		fmt.Fprintf(stderr, "loadgen: %s (--chatters %d --chat-rate %g accepted, nothing sent)\n",
+			loadgen.ChatNote, f.cfg.Chatters, f.cfg.ChatRate)
+	}
+
+	rep, runErr := loadgen.Run(ctx, f.cfg)
+	if rep == nil {
+		fmt.Fprintln(stderr, "loadgen:", runErr)
+		return exitUsage
+	}
+	code := exitOK
+	if err := writeOutputs(rep, f, stdout); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		code = exitBroken
+	}
+	if runErr != nil {
+		fmt.Fprintln(stderr, "loadgen: run failed:", runErr)
+		code = exitBroken
+	}
+	for _, v := range f.th.Check(rep) {
+		fmt.Fprintln(stderr, "loadgen: threshold broken:", v)
+		code = exitBroken
+	}
+	return code
+}
+
+func writeOutputs(rep *loadgen.Report, f *liveFlags, stdout io.Writer) error {
+	if f.csvPath != "" {
+		file, err := os.Create(f.csvPath)
+		if err != nil {
+			return fmt.Errorf("csv: %w", err)
+		}
+		err = loadgen.WriteCSV(file, rep.PerViewer)
+		if cerr := file.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("csv: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if f.jsonOut {
+		return loadgen.WriteJSON(stdout, rep)
+	}
+	return loadgen.WriteTable(stdout, rep)
+}

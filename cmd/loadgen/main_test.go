@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestExitStatuses(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"call"}, exitUsage, "call scenario: not available until the SFU supports calls"},
+		{nil, exitUsage, "usage"},
+		{[]string{"video"}, exitUsage, "unknown scenario"},
+		{[]string{"live", "--url", "http://203.0.113.5:7880"}, exitUsage, "--allow-remote"},
+		{[]string{"live", "--host-url", "https://sfu.example.com"}, exitUsage, "--allow-remote"},
+		{[]string{"live", "--bitrate", "fast"}, exitUsage, "bitrate"},
+		{[]string{"live", "--viewers", "0"}, exitUsage, "viewers must be at least 1"},
+	}
+	for _, tc := range tests {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errOut)
+		if code != tc.code || !strings.Contains(errOut.String(), tc.say) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.say)
+		}
+	}
+}
+
+func TestParseLiveDefaults(t *testing.T) {
+	f, err := parseLive(strings.Fields("--url http://127.0.0.1:7880 --room bench --viewers 200 --duration 20s --bitrate 1500k --chatters 20 --chat-rate 1 --json"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.cfg
+	if c.Viewers != 200 || c.Bitrate != 1_500_000 || c.Chatters != 20 || !f.jsonOut || c.FullViewers != -1 || c.JoinRate != 50 || f.th.MaxLoss >= 0 {
+		t.Fatalf("parsed %+v %+v", c, f.th)
+	}
+}
