@@ -37,6 +37,7 @@ type Engine struct {
 	pubAPI *webrtc.API
 	subAPI *webrtc.API
 	mux    ice.UDPMux
+	conns  []*BatchConn
 	port   int
 	log    *slog.Logger
 }
@@ -71,37 +72,65 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 
 func (e *Engine) openMux(cfg EngineConfig) error {
 	plog := pionLogger(e.log).NewLogger("udpmux")
-	if cfg.ListenIP == "" {
-		// One socket per interface address: ICE needs to know the address each
-		// candidate is reached at, which a wildcard socket hides.
-		opts := []ice.UDPMuxFromPortOption{
-			ice.UDPMuxFromPortWithLogger(plog),
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
-			ice.UDPMuxFromPortWithReadBufferSize(socketBuffer),
-			ice.UDPMuxFromPortWithWriteBufferSize(socketBuffer),
-		}
-		if cfg.IncludeLoopback {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
-		if err != nil {
-			return fmt.Errorf("media: listen udp port %d: %w", cfg.UDPPort, err)
-		}
-		e.mux, e.port = mux, cfg.UDPPort
-		return nil
-	}
-	ip := net.ParseIP(cfg.ListenIP)
-	if ip == nil {
-		return fmt.Errorf("media: bad listen ip %q", cfg.ListenIP)
-	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	ips, err := listenIPs(cfg)
 	if err != nil {
-		return fmt.Errorf("media: listen udp %s:%d: %w", cfg.ListenIP, cfg.UDPPort, err)
+		return err
 	}
-	growBuffers(conn, e.log)
-	e.port = conn.LocalAddr().(*net.UDPAddr).Port
-	e.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: plog})
+	var muxes []ice.UDPMux
+	for _, ip := range ips {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+		if err != nil {
+			for _, c := range e.conns {
+				c.Close()
+			}
+			return fmt.Errorf("media: listen udp %s:%d: %w", ip, cfg.UDPPort, err)
+		}
+		growBuffers(conn, e.log)
+		if e.port == 0 {
+			e.port = conn.LocalAddr().(*net.UDPAddr).Port
+		}
+		bc := NewBatchConn(conn, e.log)
+		e.conns = append(e.conns, bc)
+		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: bc, Logger: plog}))
+	}
+	if len(muxes) == 1 {
+		e.mux = muxes[0]
+	} else {
+		e.mux = ice.NewMultiUDPMuxDefault(muxes...)
+	}
 	return nil
+}
+
+// listenIPs returns the addresses to open the media port on: one socket per
+// interface address, since ICE must know the address each candidate is reached
+// at, which a wildcard socket hides.
+func listenIPs(cfg EngineConfig) ([]net.IP, error) {
+	if cfg.ListenIP != "" {
+		ip := net.ParseIP(cfg.ListenIP)
+		if ip == nil || ip.To4() == nil {
+			return nil, fmt.Errorf("media: bad listen ip %q (IPv4 expected)", cfg.ListenIP)
+		}
+		return []net.IP{ip}, nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("media: list interface addresses: %w", err)
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || n.IP.To4() == nil || n.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		if n.IP.IsLoopback() && !cfg.IncludeLoopback {
+			continue
+		}
+		ips = append(ips, n.IP)
+	}
+	if len(ips) == 0 {
+		return nil, errors.New("media: no usable IPv4 interface address for the media port")
+	}
+	return ips, nil
 }
 
 // growBuffers raises the socket buffers, using the privileged FORCE options when
@@ -167,6 +196,20 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 
 // Port is the UDP port media flows on.
 func (e *Engine) Port() int { return e.port }
+
+// NewFeed returns a feed whose workers send through the engine's batching
+// sockets (UDP GSO): use it rather than NewFeed for feeds viewers receive.
+func (e *Engine) NewFeed(cfg FeedConfig) *Feed {
+	cfg.Flush = e.flush
+	return NewFeed(cfg)
+}
+
+// flush sends what the feeds' workers batched.
+func (e *Engine) flush() {
+	for _, c := range e.conns {
+		c.Flush()
+	}
+}
 
 // NewPublisherPC returns a connection for receiving a host's media.
 func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {

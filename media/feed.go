@@ -37,6 +37,9 @@ type FeedConfig struct {
 	// Workers is the number of fan-out goroutines. Default GOMAXPROCS.
 	Workers int
 	Logger  *slog.Logger
+	// Flush, if set, is called by a worker after each round of sends, so that
+	// what it wrote through a BatchConn leaves; Engine.NewFeed sets it.
+	Flush func()
 }
 
 // Feed is one published track as viewers see it: a shared packet cache, a fixed
@@ -49,6 +52,7 @@ type Feed struct {
 	codecKind         codec.Kind
 	cache             *packetcache.Cache
 	shards            []*shard
+	flush             func()
 	log               *slog.Logger
 
 	muted  atomic.Bool
@@ -113,6 +117,10 @@ func NewFeed(cfg FeedConfig) *Feed {
 		log:       log.With("track", cfg.TrackID, "codec", cfg.Codec.MimeType),
 		start:     time.Now(),
 		stop:      make(chan struct{}),
+		flush:     cfg.Flush,
+	}
+	if f.flush == nil {
+		f.flush = func() {}
 	}
 	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))
 	for i := 0; i < cfg.Workers; i++ {

@@ -44,6 +44,20 @@ type ctrlMsg struct {
 	seqs  []uint16
 }
 
+// maxGroup is how many queued packets a worker takes at once. It sends all of
+// them to one viewer before the next, so a viewer's packets of a frame leave in
+// one batched send; it never waits for packets to arrive.
+const maxGroup = 16
+
+// loaded is a packet fetched from the cache, ready to rewrite and send.
+type loaded struct {
+	buf     []byte
+	hdr     rtp.Header
+	ts      uint32 // the publisher's timestamp (hdr's is rewritten per viewer)
+	payload []byte
+	ref     packetRef
+}
+
 // shard is one fan-out worker and the down tracks it serves.
 type shard struct {
 	feed  *Feed
@@ -52,18 +66,22 @@ type shard struct {
 	count atomic.Int32
 
 	// Owned by the worker goroutine.
-	tracks []*DownTrack
-	buf    []byte
-	hdr    rtp.Header
+	tracks  []*DownTrack
+	group   [maxGroup]loaded
+	scratch loaded // for replays and retransmissions
 }
 
 func newShard(f *Feed) *shard {
-	return &shard{
+	s := &shard{
 		feed:  f,
 		queue: make(chan packetRef, queueLen),
 		ctrl:  make(chan ctrlMsg, ctrlLen),
-		buf:   make([]byte, packetcache.MaxPacketSize),
 	}
+	for i := range s.group {
+		s.group[i].buf = make([]byte, packetcache.MaxPacketSize)
+	}
+	s.scratch.buf = make([]byte, packetcache.MaxPacketSize)
+	return s
 }
 
 // push hands a packet to the worker without ever blocking the reader.
@@ -111,8 +129,10 @@ func (s *shard) run(wg *sync.WaitGroup) {
 			}
 		case m := <-s.ctrl:
 			s.handle(m)
+			s.feed.flush()
 		case ref := <-s.queue:
 			s.forward(ref)
+			s.feed.flush()
 		}
 	}
 }
@@ -144,38 +164,58 @@ func (s *shard) handle(m ctrlMsg) {
 	}
 }
 
-// load fetches packet ext from the cache into the worker's buffer and parses its
-// header into s.hdr, dropping header extensions: their ids were negotiated with
-// the publisher, not with the viewer.
-func (s *shard) load(ext uint64) (payload []byte, ok bool) {
-	n, ok := s.feed.cache.Get(ext, s.buf)
+// load fetches packet ref from the cache into l and parses its header, dropping
+// header extensions: their ids were negotiated with the publisher, not with the
+// viewer.
+func (s *shard) load(l *loaded, ref packetRef) bool {
+	n, ok := s.feed.cache.Get(ref.ext, l.buf)
 	if !ok {
 		s.feed.stats.CacheMisses.Add(1)
-		return nil, false
+		return false
 	}
-	hn, err := s.hdr.Unmarshal(s.buf[:n])
+	hn, err := l.hdr.Unmarshal(l.buf[:n])
 	if err != nil {
-		return nil, false
+		return false
 	}
-	s.hdr.Extension = false
-	s.hdr.Extensions = s.hdr.Extensions[:0]
-	return s.buf[hn:n], true
+	l.hdr.Extension = false
+	l.hdr.Extensions = l.hdr.Extensions[:0]
+	l.ts = l.hdr.Timestamp
+	l.payload = l.buf[hn:n]
+	l.ref = ref
+	return true
 }
 
-// forward sends one packet to every down track of the shard: one cache read and
-// one header parse per packet, then a header rewrite and an encrypted send per viewer.
-func (s *shard) forward(ref packetRef) {
-	payload, ok := s.load(ref.ext)
-	if !ok {
+// forward sends first, and whatever else is already queued, to every down track
+// of the shard: one cache read and header parse per packet, then per viewer a
+// header rewrite and an encrypted send of each packet in turn.
+func (s *shard) forward(first packetRef) {
+	n := 0
+	if s.load(&s.group[0], first) {
+		n++
+	}
+drain:
+	for n < maxGroup {
+		select {
+		case ref := <-s.queue:
+			if s.load(&s.group[n], ref) {
+				n++
+			}
+		default:
+			break drain
+		}
+	}
+	if n == 0 {
 		return
 	}
 	now := time.Now().UnixNano()
-	ts := s.hdr.Timestamp
 	var sent, bytes uint64
 	for _, d := range s.tracks {
-		if d.forward(&s.hdr, ts, payload, ref, now) {
-			sent++
-			bytes += uint64(len(payload))
+		for i := 0; i < n; i++ {
+			g := &s.group[i]
+			if d.forward(&g.hdr, g.ts, g.payload, g.ref, now) {
+				sent++
+				bytes += uint64(len(g.payload))
+			}
 		}
 	}
 	s.feed.stats.PacketsOut.Add(sent)
@@ -197,15 +237,15 @@ func (s *shard) replay(d *DownTrack) {
 	}
 	head, _ := f.cache.Head()
 	now := time.Now().UnixNano()
+	l := &s.scratch
 	for ext := key; ext <= head; ext++ {
-		payload, ok := s.load(ext)
-		if !ok {
+		ref := packetRef{ext: ext, epoch: epoch, resync: resync, keyframe: ext == key}
+		if !s.load(l, ref) {
 			continue
 		}
-		ref := packetRef{ext: ext, epoch: epoch, resync: resync, keyframe: ext == key}
-		if d.forward(&s.hdr, s.hdr.Timestamp, payload, ref, now) {
+		if d.forward(&l.hdr, l.ts, l.payload, ref, now) {
 			f.stats.PacketsOut.Add(1)
-			f.stats.BytesOut.Add(uint64(len(payload)))
+			f.stats.BytesOut.Add(uint64(len(l.payload)))
 		}
 	}
 }
@@ -216,11 +256,11 @@ func (s *shard) retransmit(d *DownTrack, seq uint16) {
 	if !ok {
 		return
 	}
-	payload, ok := s.load(ext)
-	if !ok {
+	l := &s.scratch
+	if !s.load(l, packetRef{ext: ext}) {
 		return
 	}
-	if d.resend(&s.hdr, payload, ext) {
+	if d.resend(&l.hdr, l.payload, ext) {
 		s.feed.stats.Retransmits.Add(1)
 	}
 }

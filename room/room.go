@@ -189,7 +189,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 	var old *media.Feed
 	if f == nil || !strings.EqualFold(f.Codec().MimeType, codec.MimeType) {
 		old = f
-		f = media.NewFeed(media.FeedConfig{
+		f = r.m.cfg.Engine.NewFeed(media.FeedConfig{
 			TrackID: kindNames[kind], StreamID: r.name, Codec: codec,
 			Workers: r.m.cfg.FeedWorkers, Logger: p.log,
 		})

@@ -311,6 +311,22 @@ func checkContinuous(t *testing.T, who string, pkts []packet) (reordered int) {
 	return reordered
 }
 
+// missing counts the sequence numbers absent between the lowest and highest received.
+func missing(pkts []packet) int {
+	if len(pkts) == 0 {
+		return 0
+	}
+	base := pkts[0].seq
+	seen := map[int64]bool{}
+	lo, hi := int64(0), int64(0)
+	for _, p := range pkts {
+		e := int64(int16(p.seq - base))
+		seen[e] = true
+		lo, hi = min(lo, e), max(hi, e)
+	}
+	return int(hi-lo+1) - len(seen)
+}
+
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
