@@ -113,7 +113,6 @@ func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 	}
 	bt.buf = append(bt.buf, b...)
 	bt.count++
-	bt.used = time.Now()
 	sh.mu.Unlock()
 	return len(b), nil
 }
@@ -136,17 +135,22 @@ func (c *BatchConn) GSO() bool { return c.gso.Load() }
 
 // Flush sends every queued batch.
 func (c *BatchConn) Flush() {
+	var now time.Time
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
+		if len(sh.dirty) > 0 && now.IsZero() {
+			now = time.Now()
+		}
 		for _, bt := range sh.dirty {
 			if bt.count > 0 {
 				c.send(i, bt)
 				sh.releaseBuf(bt)
+				bt.used = now
 			}
 		}
 		sh.dirty = sh.dirty[:0]
-		sh.sweep()
+		sh.sweep(now)
 		sh.mu.Unlock()
 	}
 }
@@ -238,9 +242,8 @@ func (sh *batchShard) releaseBuf(bt *batch) {
 }
 
 // sweep forgets destinations idle for idleBatch, at most every few seconds.
-func (sh *batchShard) sweep() {
-	now := time.Now()
-	if now.Sub(sh.swept) < 5*time.Second {
+func (sh *batchShard) sweep(now time.Time) {
+	if now.IsZero() || now.Sub(sh.swept) < 5*time.Second {
 		return
 	}
 	sh.swept = now

@@ -27,7 +27,9 @@ type EngineConfig struct {
 	NodeIPs []string
 	// IncludeLoopback offers 127.0.0.1 candidates (dev mode and tests on one machine).
 	IncludeLoopback bool
-	Logger          *slog.Logger
+	// DisableGSO sends one datagram per packet instead of UDP GSO batches.
+	DisableGSO bool
+	Logger     *slog.Logger
 }
 
 // Engine builds the peer connections of the SFU: lean publisher connections that
@@ -90,6 +92,9 @@ func (e *Engine) openMux(cfg EngineConfig) error {
 			e.port = conn.LocalAddr().(*net.UDPAddr).Port
 		}
 		bc := NewBatchConn(conn, e.log)
+		if cfg.DisableGSO {
+			bc.DisableGSO()
+		}
 		e.conns = append(e.conns, bc)
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: bc, Logger: plog}))
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/media/packetcache"
 )
@@ -44,6 +45,10 @@ type ctrlMsg struct {
 	seqs  []uint16
 }
 
+// frameWait bounds how long a worker holds a video frame's first packets for
+// the rest of it: a frame's packets arrive within about a millisecond.
+const frameWait = 2 * time.Millisecond
+
 // maxGroup is how many queued packets a worker takes at once. It sends all of
 // them to one viewer before the next, so a viewer's packets of a frame leave in
 // one batched send; it never waits for packets to arrive.
@@ -66,9 +71,10 @@ type shard struct {
 	count atomic.Int32
 
 	// Owned by the worker goroutine.
-	tracks  []*DownTrack
-	group   [maxGroup]loaded
-	scratch loaded // for replays and retransmissions
+	tracks    []*DownTrack
+	group     [maxGroup]loaded
+	scratch   loaded // for replays and retransmissions
+	frameWait *time.Timer
 }
 
 func newShard(f *Feed) *shard {
@@ -81,6 +87,8 @@ func newShard(f *Feed) *shard {
 		s.group[i].buf = make([]byte, packetcache.MaxPacketSize)
 	}
 	s.scratch.buf = make([]byte, packetcache.MaxPacketSize)
+	s.frameWait = time.NewTimer(time.Hour)
+	s.frameWait.Stop()
 	return s
 }
 
@@ -193,6 +201,10 @@ func (s *shard) forward(first packetRef) {
 	if s.load(&s.group[0], first) {
 		n++
 	}
+	// Take what is queued; for video, wait a moment for the rest of the frame
+	// (its packets leave the publisher back to back, the marker bit ends it), so
+	// each viewer's frame goes out in one batched send.
+	waiting := false
 drain:
 	for n < maxGroup {
 		select {
@@ -200,9 +212,28 @@ drain:
 			if s.load(&s.group[n], ref) {
 				n++
 			}
+			continue
 		default:
+		}
+		if n == 0 || s.group[n-1].hdr.Marker || s.feed.kind != webrtc.RTPCodecTypeVideo {
+			break
+		}
+		if !waiting {
+			waiting = true
+			s.frameWait.Reset(frameWait)
+		}
+		select {
+		case ref := <-s.queue:
+			if s.load(&s.group[n], ref) {
+				n++
+			}
+		case <-s.frameWait.C:
+			waiting = false
 			break drain
 		}
+	}
+	if waiting {
+		s.frameWait.Stop()
 	}
 	if n == 0 {
 		return

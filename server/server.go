@@ -30,9 +30,11 @@ type Config struct {
 	NodeIPs []string
 	// IncludeLoopback offers loopback candidates (dev mode, tests).
 	IncludeLoopback bool
-	DataDir         string // default "./data"
-	APIKey          string
-	APISecret       string
+	// DisableGSO sends media one datagram per packet (no UDP GSO batching).
+	DisableGSO bool
+	DataDir    string // default "./data"
+	APIKey     string
+	APISecret  string
 	// HostGrace: how long a live waits for a host whose connection dropped.
 	HostGrace time.Duration
 	// JoinTimeout: how long a new connection may take to join.
@@ -74,7 +76,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	engine, err := media.NewEngine(media.EngineConfig{
 		UDPPort: cfg.UDPPort, ListenIP: cfg.UDPListenIP, NodeIPs: cfg.NodeIPs,
-		IncludeLoopback: cfg.IncludeLoopback, Logger: cfg.Logger,
+		IncludeLoopback: cfg.IncludeLoopback, DisableGSO: cfg.DisableGSO, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

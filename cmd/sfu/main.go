@@ -52,6 +52,8 @@ func runServer(args []string) int {
 	dataDir := fs.String("data-dir", envOr("TALKRELAY_DATA_DIR", "./data"), "directory for stored data [TALKRELAY_DATA_DIR]")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
+	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
+	debugAddr := fs.String("debug-addr", envOr("TALKRELAY_DEBUG_ADDR", ""), "if set, serve Go pprof profiles on this address (keep it private) [TALKRELAY_DEBUG_ADDR]")
 	logLevel := fs.String("log-level", envOr("TALKRELAY_LOG_LEVEL", "info"), "debug, info, warn or error [TALKRELAY_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -77,7 +79,7 @@ func runServer(args []string) int {
 	}
 	srv, err := server.New(server.Config{
 		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir,
-		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, Logger: log,
+		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -86,6 +88,10 @@ func runServer(args []string) int {
 	if err := srv.Start(); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
+	}
+	if *debugAddr != "" {
+		stopDebug := serveDebug(*debugAddr, log)
+		defer stopDebug()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
