@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/net/ipv4"
 )
 
 // BatchConn is a media socket as pion's ICE mux sees it. The SRTP packets a
@@ -23,11 +25,22 @@ import (
 // GSO it falls back to one send per packet.
 type BatchConn struct {
 	conn   *net.UDPConn
+	batch  *ipv4.PacketConn // sendmmsg: one system call for a whole flush
 	log    *slog.Logger
 	gso    atomic.Bool // false once the kernel refused a GSO send
 	seed   maphash.Seed
 	shards [batchShards]batchShard
-	oob    [batchShards][]byte // per-shard UDP_SEGMENT control message buffer
+
+	flushMu sync.Mutex     // one flush at a time owns the scratch below
+	msgs    []ipv4.Message // the flush's messages
+	sent    []sentBuf      // their buffers, to reuse after the send
+	oobs    [][]byte       // their UDP_SEGMENT control messages
+}
+
+// sentBuf is a batch buffer in flight, and the shard whose free list takes it back.
+type sentBuf struct {
+	buf   []byte
+	shard int
 }
 
 const (
@@ -58,6 +71,8 @@ type batchShard struct {
 // last of which may be shorter.
 type batch struct {
 	addr   netip.AddrPort
+	udp    *net.UDPAddr // addr for sendmmsg, made once per destination
+	oob    []byte       // the UDP_SEGMENT control message
 	buf    []byte
 	seg    int
 	count  int
@@ -67,11 +82,10 @@ type batch struct {
 
 // NewBatchConn wraps conn; it owns conn from now on.
 func NewBatchConn(conn *net.UDPConn, log *slog.Logger) *BatchConn {
-	c := &BatchConn{conn: conn, log: log, seed: maphash.MakeSeed()}
+	c := &BatchConn{conn: conn, batch: ipv4.NewPacketConn(conn), log: log, seed: maphash.MakeSeed()}
 	c.gso.Store(true)
 	for i := range c.shards {
 		c.shards[i].pending = map[netip.AddrPort]*batch{}
-		c.oob[i] = make([]byte, syscall.CmsgSpace(2))
 	}
 	return c
 }
@@ -97,11 +111,11 @@ func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 	sh.mu.Lock()
 	bt := sh.pending[addr]
 	if bt == nil {
-		bt = &batch{addr: addr}
+		bt = &batch{addr: addr, udp: net.UDPAddrFromAddrPort(addr), oob: make([]byte, syscall.CmsgSpace(2))}
 		sh.pending[addr] = bt
 	}
 	if bt.count > 0 && (bt.closed || len(b) > bt.seg || bt.count == maxSegments || len(bt.buf)+len(b) > batchBytes) {
-		c.send(i, bt)
+		c.send(bt)
 		sh.release(bt)
 	}
 	if bt.count == 0 {
@@ -133,9 +147,14 @@ func (c *BatchConn) DisableGSO() { c.gso.Store(false) }
 // GSO reports whether batches still go out as GSO messages.
 func (c *BatchConn) GSO() bool { return c.gso.Load() }
 
-// Flush sends every queued batch.
+// Flush sends every queued batch, all in one sendmmsg system call: each batch
+// is one message, a GSO message when it holds several packets.
 func (c *BatchConn) Flush() {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	c.msgs, c.sent = c.msgs[:0], c.sent[:0]
 	var now time.Time
+	gso := c.gso.Load()
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
@@ -143,15 +162,26 @@ func (c *BatchConn) Flush() {
 			now = time.Now()
 		}
 		for _, bt := range sh.dirty {
-			if bt.count > 0 {
-				c.send(i, bt)
-				sh.releaseBuf(bt)
-				bt.used = now
+			if bt.count == 0 {
+				continue
 			}
+			c.queue(bt, gso)
+			c.sent = append(c.sent, sentBuf{buf: bt.buf, shard: i})
+			// The buffer leaves the batch: new packets for this destination
+			// start a new batch while it is in the system call.
+			bt.buf, bt.count, bt.seg, bt.closed, bt.used = nil, 0, 0, false, now
 		}
 		sh.dirty = sh.dirty[:0]
 		sh.sweep(now)
 		sh.mu.Unlock()
+	}
+	c.writeMsgs()
+	for j, sb := range c.sent {
+		sh := &c.shards[sb.shard]
+		sh.mu.Lock()
+		sh.free = append(sh.free, sb.buf[:0])
+		sh.mu.Unlock()
+		c.sent[j] = sentBuf{}
 	}
 }
 
@@ -161,7 +191,7 @@ func (c *BatchConn) flushAddr(addr netip.AddrPort) {
 	sh := &c.shards[i]
 	sh.mu.Lock()
 	if bt := sh.pending[addr]; bt != nil && bt.count > 0 {
-		c.send(i, bt)
+		c.send(bt)
 		sh.release(bt)
 	}
 	sh.mu.Unlock()
@@ -177,27 +207,96 @@ func (c *BatchConn) shardOf(addr netip.AddrPort) int {
 	return int(h.Sum64() % batchShards)
 }
 
-// send writes bt as one GSO message, or segment by segment when it holds one
-// packet or the kernel refuses GSO. Errors are dropped as UDP drops packets:
-// RTP recovers by NACK.
-func (c *BatchConn) send(shard int, bt *batch) {
-	if bt.count == 1 || !c.gso.Load() {
-		c.sendEach(bt)
+// queue adds bt to the flush's messages: one GSO message, or one message per
+// packet when GSO is off.
+func (c *BatchConn) queue(bt *batch, gso bool) {
+	if bt.count == 1 || !gso {
+		for off := 0; off < len(bt.buf); off += bt.seg {
+			c.addMsg(bt.buf[off:min(off+bt.seg, len(bt.buf))], nil, bt.udp)
+		}
 		return
 	}
-	oob := c.oob[shard]
+	k := len(c.msgs)
+	for len(c.oobs) <= k {
+		c.oobs = append(c.oobs, make([]byte, syscall.CmsgSpace(2)))
+	}
+	segmentOption(c.oobs[k], bt.seg)
+	c.addMsg(bt.buf, c.oobs[k], bt.udp)
+}
+
+// addMsg appends a message, reusing the one-element Buffers slices of earlier
+// flushes so that a flush allocates nothing.
+func (c *BatchConn) addMsg(buf, oob []byte, addr *net.UDPAddr) {
+	if len(c.msgs) < cap(c.msgs) {
+		c.msgs = c.msgs[:len(c.msgs)+1]
+	} else {
+		c.msgs = append(c.msgs, ipv4.Message{})
+	}
+	m := &c.msgs[len(c.msgs)-1]
+	if cap(m.Buffers) == 0 {
+		m.Buffers = make([][]byte, 1)
+	}
+	m.Buffers = m.Buffers[:1]
+	m.Buffers[0], m.OOB, m.Addr = buf, oob, addr
+}
+
+// writeMsgs sends the flush's messages. A message the kernel refuses is
+// dropped as UDP drops packets (RTP recovers by NACK); a refused GSO message
+// turns GSO off and goes out packet by packet.
+func (c *BatchConn) writeMsgs() {
+	msgs := c.msgs
+	for len(msgs) > 0 {
+		n, err := c.batch.WriteBatch(msgs, 0)
+		if err == nil {
+			msgs = msgs[n:]
+			continue
+		}
+		failed := msgs[n]
+		msgs = msgs[n+1:]
+		if failed.OOB != nil && gsoUnsupported(err) {
+			if c.gso.Swap(false) {
+				c.log.Warn("media: UDP GSO refused by the kernel; sending packets one by one", "err", err)
+			}
+			c.resendSegments(failed)
+		}
+	}
+	for i := range c.msgs {
+		m := &c.msgs[i]
+		m.Buffers[0], m.OOB, m.Addr = nil, nil, nil
+	}
+}
+
+// resendSegments sends a refused GSO message's packets one by one.
+func (c *BatchConn) resendSegments(m ipv4.Message) {
+	seg := int(binary.NativeEndian.Uint16(m.OOB[syscall.CmsgLen(0):]))
+	buf := m.Buffers[0]
+	addr := m.Addr.(*net.UDPAddr).AddrPort()
+	for off := 0; off < len(buf); off += seg {
+		_, _ = c.conn.WriteToUDPAddrPort(buf[off:min(off+seg, len(buf))], addr)
+	}
+}
+
+// segmentOption writes the UDP_SEGMENT control message for segments of seg bytes.
+func segmentOption(oob []byte, seg int) {
 	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
 	h.Level = syscall.IPPROTO_UDP
 	h.Type = udpSegment
 	h.SetLen(syscall.CmsgLen(2))
-	binary.NativeEndian.PutUint16(oob[syscall.CmsgLen(0):], uint16(bt.seg))
-	if _, _, err := c.conn.WriteMsgUDPAddrPort(bt.buf, oob, bt.addr); err != nil {
-		if gsoUnsupported(err) && c.gso.Swap(false) {
+	binary.NativeEndian.PutUint16(oob[syscall.CmsgLen(0):], uint16(seg))
+}
+
+// send writes bt at once (outside a flush): one GSO message, or packet by packet.
+func (c *BatchConn) send(bt *batch) {
+	if bt.count == 1 || !c.gso.Load() {
+		c.sendEach(bt)
+		return
+	}
+	segmentOption(bt.oob, bt.seg)
+	if _, _, err := c.conn.WriteMsgUDPAddrPort(bt.buf, bt.oob, bt.addr); err != nil && gsoUnsupported(err) {
+		if c.gso.Swap(false) {
 			c.log.Warn("media: UDP GSO refused by the kernel; sending packets one by one", "err", err)
 		}
-		if !c.gso.Load() {
-			c.sendEach(bt)
-		}
+		c.sendEach(bt)
 	}
 }
 
