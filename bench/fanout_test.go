@@ -94,6 +94,10 @@ func (s *pacedSource) Read(b []byte) (int, interceptor.Attributes, error) {
 	n := copy(b, s.pkt)
 	binary.BigEndian.PutUint16(b[2:], uint16(s.sent))
 	binary.BigEndian.PutUint32(b[4:], uint32(s.sent/4*3000))
+	b[1] = 96 // payload type; the marker bit ends each 4-packet frame
+	if s.sent%4 == 3 {
+		b[1] |= 0x80
+	}
 	b[13] = 0x01 // delta frame (P bit) in the VP8 payload header...
 	if s.sent%240 == 0 {
 		b[13] = 0 // ...except every 240th packet, a keyframe start

@@ -115,14 +115,15 @@ func bindDown(tb testing.TB, f *Feed, s *shard, w webrtc.TrackLocalWriter, ssrc 
 	return d
 }
 
-// vp8Packet builds a VP8 RTP packet; key marks a keyframe start.
+// vp8Packet builds a VP8 RTP packet that is a whole frame (marker set); key
+// marks a keyframe.
 func vp8Packet(seq uint16, ts uint32, key bool, size int) []byte {
 	payload := make([]byte, size)
 	payload[0] = 0x10 // S=1, PID=0
 	if !key {
 		payload[1] = 0x01 // P bit: delta frame
 	}
-	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 100, SequenceNumber: seq, Timestamp: ts, SSRC: 1234}, Payload: payload}
+	p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, PayloadType: 100, SequenceNumber: seq, Timestamp: ts, SSRC: 1234}, Payload: payload}
 	b, _ := p.Marshal()
 	return b
 }
