@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/media"
+	"github.com/talkrelay/talkrelay/media/mediatest"
 )
 
 // Each benchmark op is one 1,200-byte video packet delivered to every viewer;
@@ -41,7 +42,7 @@ func benchFanout(b *testing.B, gso bool) {
 			defer feed.Close()
 			for i := 0; i < n; i++ {
 				d := media.NewDownTrack(feed, nil)
-				ctx := bindContext{codecs: media.Codecs(), ssrc: webrtc.SSRC(1000 + i), writer: srtpStreamOver(b, newViewerConn(bc, sink(b).AddrPort()))}
+				ctx := mediatest.BindContext{Codecs: media.Codecs(), TrackSSRC: webrtc.SSRC(1000 + i), Writer: srtpStreamOver(b, newViewerConn(bc, sink(b).AddrPort()))}
 				if _, err := d.Bind(ctx); err != nil {
 					b.Fatal(err)
 				}
@@ -181,7 +182,7 @@ func bindDefaultInterceptors(b *testing.B, track *webrtc.TrackLocalStaticRTP, ss
 		return out.WriteRTP(h, p)
 	}))
 	codecs := []webrtc.RTPCodecParameters{{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}}
-	if _, err := track.Bind(bindContext{codecs: codecs, ssrc: ssrc, writer: interceptedWriter{w}}); err != nil {
+	if _, err := track.Bind(mediatest.BindContext{Codecs: codecs, TrackSSRC: ssrc, Writer: interceptedWriter{w}}); err != nil {
 		b.Fatal(err)
 	}
 }

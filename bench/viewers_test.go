@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/media"
 )
@@ -68,24 +66,6 @@ func quietLogs() logging.LoggerFactory {
 	f.DefaultLogLevel = logging.LogLevelDisabled
 	return f
 }
-
-// bindContext is what a peer connection hands a track at Bind.
-type bindContext struct {
-	codecs []webrtc.RTPCodecParameters
-	ssrc   webrtc.SSRC
-	writer webrtc.TrackLocalWriter
-}
-
-func (c bindContext) CodecParameters() []webrtc.RTPCodecParameters { return c.codecs }
-func (c bindContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter {
-	return nil
-}
-func (c bindContext) SSRC() webrtc.SSRC                       { return c.ssrc }
-func (c bindContext) SSRCRetransmission() webrtc.SSRC         { return 0 }
-func (c bindContext) SSRCForwardErrorCorrection() webrtc.SSRC { return 0 }
-func (c bindContext) WriteStream() webrtc.TrackLocalWriter    { return c.writer }
-func (c bindContext) ID() string                              { return "bench" }
-func (c bindContext) RTCPReader() interceptor.RTCPReader      { return nil }
 
 // vp8Packet is a 1,200-byte VP8 packet; key marks a keyframe start.
 func vp8Packet(seq uint16, ts uint32, key bool) []byte {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/client/synth"
 	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/server/servertest"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
@@ -27,63 +26,21 @@ const testTimeout = 10 * time.Second
 // need to reach it: its URL, a token minter and a client API that gathers
 // loopback candidates.
 type sfu struct {
-	t        *testing.T
-	srv      *server.Server
-	url      string
-	minter   *auth.Minter
-	api      *webrtc.API
-	shutOnce sync.Once
-	shutErr  error
+	t      *testing.T
+	srv    *servertest.Node
+	url    string
+	minter *auth.Minter
+	api    *webrtc.API
 }
 
 func newSFU(t *testing.T, tweak ...func(*server.Config)) *sfu {
 	t.Helper()
-	level := slog.LevelError
-	if os.Getenv("TALKRELAY_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	cfg := server.Config{
-		HTTPAddr: "127.0.0.1:0", UDPListenIP: "127.0.0.1", IncludeLoopback: true,
-		DataDir: t.TempDir(), APIKey: auth.DevAPIKey, APISecret: auth.DevAPISecret,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-	}
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := auth.NewMinter(auth.DevAPIKey, auth.DevAPISecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := client.NewAPI(client.APIOptions{IncludeLoopback: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sfu{t: t, srv: srv, url: srv.URL(), minter: m, api: api}
-	// Registered first, so it runs after every client's Close.
-	t.Cleanup(func() {
-		if err := s.shutdown(); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-	})
-	return s
+	n := servertest.Start(t, tweak...)
+	return &sfu{t: t, srv: n, url: n.URL, minter: n.Minter, api: servertest.ClientAPI(t)}
 }
 
 // shutdown stops the server once; later calls return the first result.
-func (s *sfu) shutdown() error {
-	s.shutOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		s.shutErr = s.srv.Shutdown(ctx)
-	})
-	return s.shutErr
-}
+func (s *sfu) shutdown() error { return s.srv.Shutdown() }
 
 func (s *sfu) token(room, identity string, role auth.Role) string {
 	s.t.Helper()

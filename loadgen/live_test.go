@@ -4,43 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/loadgen"
-	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/server/servertest"
 )
 
-// startSFU runs a real talkrelay node on loopback, as server/env_test.go does.
-func startSFU(t *testing.T) *server.Server {
-	t.Helper()
-	level := slog.LevelError
-	if os.Getenv("TALKRELAY_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	srv, err := server.New(server.Config{
-		HTTPAddr: "127.0.0.1:0", UDPListenIP: "127.0.0.1", IncludeLoopback: true,
-		DataDir: t.TempDir(), APIKey: auth.DevAPIKey, APISecret: auth.DevAPISecret,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return srv
-}
+// startSFU runs a real talkrelay node on loopback.
+func startSFU(t *testing.T) *servertest.Node { return servertest.Start(t) }
 
 func TestLiveRun(t *testing.T) {
 	srv := startSFU(t)
@@ -48,7 +20,7 @@ func TestLiveRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rep, err := loadgen.Run(ctx, loadgen.Config{
-		URL: srv.URL(), Room: "bench", Viewers: 6, FullViewers: 2,
+		URL: srv.URL, Room: "bench", Viewers: 6, FullViewers: 2,
 		Duration: 3 * time.Second, Warmup: time.Second,
 		Bitrate: 600_000, JoinRate: 20, Chatters: 2, ChatRate: 1,
 		Progress: &progress, ProgressInterval: 500 * time.Millisecond,
@@ -120,7 +92,7 @@ func TestLiveRunInterrupted(t *testing.T) {
 	go func() {
 		defer close(done)
 		rep, err = loadgen.Run(ctx, loadgen.Config{
-			URL: srv.URL(), Room: "interrupt", Viewers: 3, FullViewers: 1,
+			URL: srv.URL, Room: "interrupt", Viewers: 3, FullViewers: 1,
 			Duration: time.Hour, Warmup: 200 * time.Millisecond, Bitrate: 300_000,
 		})
 	}()

@@ -227,25 +227,14 @@ type RTCPReader interface {
 // (coalesced) keyframe requests to the publisher, NACKs are answered from the
 // cache by the worker. Run it in its own goroutine; it ends when r fails.
 func (d *DownTrack) ServeRTCP(r RTCPReader) {
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := r.Read(buf)
-		if err != nil {
-			return
+	readRTCP(r, func(p rtcp.Packet) {
+		switch p := p.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.feed.RequestKeyframe()
+		case *rtcp.TransportLayerNack:
+			d.nack(p)
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.feed.RequestKeyframe()
-			case *rtcp.TransportLayerNack:
-				d.nack(p)
-			}
-		}
-	}
+	})
 }
 
 func (d *DownTrack) nack(p *rtcp.TransportLayerNack) {

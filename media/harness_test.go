@@ -6,32 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/media/codec"
+	"github.com/talkrelay/talkrelay/media/mediatest"
 )
-
-// bindContext is the webrtc.TrackLocalContext a peer connection would give a
-// down track at Bind; it lets tests bind down tracks to any writer.
-type bindContext struct {
-	codecs []webrtc.RTPCodecParameters
-	ssrc   webrtc.SSRC
-	writer webrtc.TrackLocalWriter
-}
-
-func (c bindContext) CodecParameters() []webrtc.RTPCodecParameters { return c.codecs }
-func (c bindContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter {
-	return nil
-}
-func (c bindContext) SSRC() webrtc.SSRC                       { return c.ssrc }
-func (c bindContext) SSRCRetransmission() webrtc.SSRC         { return 0 }
-func (c bindContext) SSRCForwardErrorCorrection() webrtc.SSRC { return 0 }
-func (c bindContext) WriteStream() webrtc.TrackLocalWriter    { return c.writer }
-func (c bindContext) ID() string                              { return "test" }
-func (c bindContext) RTCPReader() interceptor.RTCPReader      { return nil }
 
 // captured is a packet a down track emitted.
 type captured struct {
@@ -108,7 +89,7 @@ func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
 func bindDown(tb testing.TB, f *Feed, s *shard, w webrtc.TrackLocalWriter, ssrc uint32) *DownTrack {
 	tb.Helper()
 	d := NewDownTrack(f, nil)
-	if _, err := d.Bind(bindContext{codecs: Codecs(), ssrc: webrtc.SSRC(ssrc), writer: w}); err != nil {
+	if _, err := d.Bind(mediatest.BindContext{Codecs: Codecs(), TrackSSRC: webrtc.SSRC(ssrc), Writer: w}); err != nil {
 		tb.Fatal(err)
 	}
 	s.handle(ctrlMsg{op: opAdd, track: d})

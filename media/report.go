@@ -21,6 +21,16 @@ type clockMapping struct {
 // serveReports reads the publisher's RTCP for one source until it fails,
 // keeping the latest RTP-to-wall-clock mapping of its sender reports.
 func (f *Feed) serveReports(r RTCPReader, epoch uint32) {
+	readRTCP(r, func(p rtcp.Packet) {
+		if sr, ok := p.(*rtcp.SenderReport); ok {
+			f.clock.Store(&clockMapping{rtp: sr.RTPTime, at: time.Now().UnixNano(), epoch: epoch})
+		}
+	})
+}
+
+// readRTCP hands each RTCP packet read from r to handle until r fails;
+// undecodable compound packets are skipped.
+func readRTCP(r RTCPReader, handle func(rtcp.Packet)) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := r.Read(buf)
@@ -32,9 +42,7 @@ func (f *Feed) serveReports(r RTCPReader, epoch uint32) {
 			continue
 		}
 		for _, p := range pkts {
-			if sr, ok := p.(*rtcp.SenderReport); ok {
-				f.clock.Store(&clockMapping{rtp: sr.RTPTime, at: time.Now().UnixNano(), epoch: epoch})
-			}
+			handle(p)
 		}
 	}
 }

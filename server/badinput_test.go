@@ -166,7 +166,7 @@ func TestBadInput(t *testing.T) {
 	waitFor(t, 5*time.Second, "healthy viewer media", func() bool { v, _ := healthy.counts(); return v > 20 })
 
 	other, _ := mintWith(t, strings.Repeat("k", 40)).Mint(auth.Grant{Identity: "x", Room: "safe", Role: auth.RoleViewer}, time.Hour)
-	expired, _ := e.minter.Mint(auth.Grant{Identity: "x", Room: "safe", Role: auth.RoleViewer}, -time.Minute)
+	expired, _ := e.node.Minter.Mint(auth.Grant{Identity: "x", Room: "safe", Role: auth.RoleViewer}, -time.Minute)
 	viewerTok := func(id string) string { return e.token("safe", id, auth.RoleViewer) }
 	goodOffer := pionOffer(t, true)
 	pcmuOnly := "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtpmap:0 PCMU/8000\r\n"

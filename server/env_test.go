@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -20,65 +18,27 @@ import (
 	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/client/synth"
 	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/server/servertest"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
 // env is a real talkrelay node on loopback and what tests need to talk to it.
 type env struct {
-	t      *testing.T
-	srv    *server.Server
-	url    string
-	minter *auth.Minter
-	api    *webrtc.API
+	t    *testing.T
+	node *servertest.Node
+	url  string
+	api  *webrtc.API
 }
 
 func newEnv(t *testing.T, tweak ...func(*server.Config)) *env {
 	t.Helper()
-	level := slog.LevelError
-	if os.Getenv("TALKRELAY_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	cfg := server.Config{
-		HTTPAddr: "127.0.0.1:0", UDPListenIP: "127.0.0.1", IncludeLoopback: true,
-		DataDir: t.TempDir(), APIKey: auth.DevAPIKey, APISecret: auth.DevAPISecret,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-	}
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := auth.NewMinter(auth.DevAPIKey, auth.DevAPISecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := client.NewAPI(client.APIOptions{IncludeLoopback: true, NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, srv: srv, url: srv.URL(), minter: m, api: api}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return e
+	n := servertest.Start(t, tweak...)
+	return &env{t: t, node: n, url: n.URL, api: servertest.ClientAPI(t)}
 }
 
 func (e *env) token(room, identity string, role auth.Role) string {
 	e.t.Helper()
-	tok, err := e.minter.Mint(auth.Grant{Identity: identity, Name: identity + " name", Room: room, Role: role}, time.Hour)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tok
+	return e.node.Token(e.t, room, identity, role)
 }
 
 // join connects a participant; onTrack may be nil.

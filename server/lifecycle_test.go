@@ -93,7 +93,7 @@ func TestLivesAPIAuth(t *testing.T) {
 	getJSON(t, e.url+"/v1/rooms/a/lives", "", http.StatusUnauthorized, nil)
 	getJSON(t, e.url+"/v1/rooms/a/lives", "garbage", http.StatusUnauthorized, nil)
 	getJSON(t, e.url+"/v1/rooms/a/lives", e.token("b", "x", auth.RoleViewer), http.StatusForbidden, nil)
-	admin, err := e.minter.Mint(auth.Grant{Identity: "ops", Role: auth.RoleAdmin}, time.Hour)
+	admin, err := e.node.Minter.Mint(auth.Grant{Identity: "ops", Role: auth.RoleAdmin}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +163,7 @@ func TestShutdownTellsParticipants(t *testing.T) {
 	h := e.startHost("bye", "host", hostOptions{})
 	nextEvent(t, viewer, wire.TypeLiveStarted, 5*time.Second)
 	h.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.srv.Shutdown(ctx); err != nil {
+	if err := e.node.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	ended := nextEvent(t, viewer, wire.TypeLiveEnded, 5*time.Second)
@@ -239,7 +237,7 @@ func TestRejoinReplacesConnection(t *testing.T) {
 		}
 		break
 	}
-	info, ok := e.srv.Rooms().Room("rejoin")
+	info, ok := e.node.Rooms().Room("rejoin")
 	if !ok || info.Viewers != 1 || info.Participants != 2 {
 		t.Fatalf("room after rejoin = %+v", info)
 	}
