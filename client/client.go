@@ -85,6 +85,7 @@ type Client struct {
 
 	out     chan []byte       // to the writer goroutine
 	events  chan wire.Message // to the user; closed by the reader on exit
+	chat    *chat
 	dropped atomic.Uint64
 	nextID  atomic.Uint64
 
@@ -147,6 +148,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 		pending: make(map[string]chan response),
 		done:    make(chan struct{}),
 	}
+	c.chat = newChat()
 	c.sub = newPeer(c, wire.TargetSubscriber)
 	c.pub = newPeer(c, wire.TargetPublisher)
 	c.emit(joined)

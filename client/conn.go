@@ -152,6 +152,12 @@ func (c *Client) readFailure(err error) error {
 func (c *Client) dispatch(m wire.Message) {
 	switch m.Type {
 	case wire.TypeOffer:
+		c.mu.Lock()
+		leaving := c.shutdownMsg != ""
+		c.mu.Unlock()
+		if leaving {
+			return // the server is going away; its connections close with it
+		}
 		if err := c.onSubscriberOffer(m.SDP); err != nil {
 			// Without a working subscriber the participant receives nothing;
 			// ending makes that visible through Err instead of a silent stall.

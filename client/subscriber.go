@@ -20,6 +20,7 @@ func (c *Client) onSubscriberOffer(sdp string) error {
 			return err
 		}
 		pc.OnTrack(c.onTrack)
+		pc.OnDataChannel(c.onDataChannel)
 	}
 	if err := c.sub.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return err
