@@ -258,3 +258,28 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// Live records are stored durably: a restarted server still lists them.
+func TestLiveRecordSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	inDir := func(c *server.Config) { c.DataDir = dir }
+	e := newEnv(t, inDir)
+	h := e.startHost("keep", "host", hostOptions{})
+	time.Sleep(300 * time.Millisecond)
+	if err := h.c.EndLive(); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	if err := e.node.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := newEnv(t, inDir)
+	var body struct {
+		Lives []room.LiveRecord `json:"lives"`
+	}
+	getJSON(t, again.url+"/v1/rooms/keep/lives", again.token("keep", "v", auth.RoleViewer), http.StatusOK, &body)
+	if len(body.Lives) != 1 || body.Lives[0].Host != "host" || body.Lives[0].EndReason != wire.EndHostEnded {
+		t.Fatalf("lives after restart = %+v", body.Lives)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal"
+	"github.com/talkrelay/talkrelay/store"
 )
 
 // Config is a node's configuration. The zero value plus API credentials is a
@@ -33,8 +34,10 @@ type Config struct {
 	// DisableGSO sends media one datagram per packet (no UDP GSO batching).
 	DisableGSO bool
 	DataDir    string // default "./data"
-	APIKey     string
-	APISecret  string
+	// NATSURL points at an external NATS (JetStream) instead of the embedded one.
+	NATSURL   string
+	APIKey    string
+	APISecret string
 	// HostGrace: how long a live waits for a host whose connection dropped.
 	HostGrace time.Duration
 	// JoinTimeout: how long a new connection may take to join.
@@ -53,6 +56,7 @@ type Server struct {
 	signal *signal.Handler
 	verify *auth.Verifier
 	metric *metrics.Registry
+	store  *store.Store
 	http   *http.Server
 	ln     net.Listener
 }
@@ -74,16 +78,21 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, NATSURL: cfg.NATSURL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
 	engine, err := media.NewEngine(media.EngineConfig{
 		UDPPort: cfg.UDPPort, ListenIP: cfg.UDPListenIP, NodeIPs: cfg.NodeIPs,
 		IncludeLoopback: cfg.IncludeLoopback, DisableGSO: cfg.DisableGSO, Logger: cfg.Logger,
 	})
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: metrics.New()}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: metrics.New(), store: st}
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
-	s.rooms = room.NewManager(room.Config{Engine: engine, Logger: cfg.Logger, HostGrace: cfg.HostGrace})
+	s.rooms = room.NewManager(room.Config{Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace})
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
 		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -102,6 +111,7 @@ func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		s.engine.Close()
+		s.store.Close()
 		return fmt.Errorf("server: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
 	s.ln = ln
@@ -134,8 +144,9 @@ func (s *Server) Rooms() *room.Manager { return s.rooms }
 // Shutdown tells participants the server is going away, ends lives, closes
 // connections and stops listening, within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	sigErr := s.signal.Shutdown(ctx)
+	sigErr := s.signal.Shutdown(ctx) // ends lives: their records reach the store first
 	httpErr := s.http.Shutdown(ctx)
 	engErr := s.engine.Close()
-	return errors.Join(sigErr, httpErr, engErr)
+	storeErr := s.store.Close()
+	return errors.Join(sigErr, httpErr, engErr, storeErr)
 }

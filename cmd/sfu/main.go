@@ -50,6 +50,7 @@ func runServer(args []string) int {
 	udpPort := fs.Int("udp-port", envInt("TALKRELAY_UDP_PORT", 7882), "UDP port for all media [TALKRELAY_UDP_PORT]")
 	nodeIP := fs.String("node-ip", envOr("TALKRELAY_NODE_IP", ""), "IP address(es) to advertise to clients, comma-separated [TALKRELAY_NODE_IP]")
 	dataDir := fs.String("data-dir", envOr("TALKRELAY_DATA_DIR", "./data"), "directory for stored data [TALKRELAY_DATA_DIR]")
+	natsURL := fs.String("nats", envOr("TALKRELAY_NATS", ""), "external NATS (JetStream) URL; empty runs an embedded one under --data-dir [TALKRELAY_NATS]")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
 	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
@@ -78,7 +79,7 @@ func runServer(args []string) int {
 		}
 	}
 	srv, err := server.New(server.Config{
-		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir,
+		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL,
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 	})
 	if err != nil {
