@@ -269,6 +269,7 @@ func TestLiveRecordSurvivesRestart(t *testing.T) {
 	if err := h.c.EndLive(); err != nil {
 		t.Fatal(err)
 	}
+	nextEvent(t, h.c, wire.TypeLiveEnded, 5*time.Second)
 	h.stop()
 	if err := e.node.Shutdown(); err != nil {
 		t.Fatal(err)
