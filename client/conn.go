@@ -1,6 +1,8 @@
 package client
 
 import (
+	"github.com/pion/webrtc/v4"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,6 +161,12 @@ func (c *Client) dispatch(m wire.Message) {
 			return // the server is going away; its connections close with it
 		}
 		if err := c.onSubscriberOffer(m.SDP); err != nil {
+			if pc := c.sub.conn(); pc != nil && pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+				// The SFU closed the connection (leaving or shutting down) while
+				// this offer was on its way; the signaling close follows.
+				c.log.Debug("offer for a closed subscriber", "err", err)
+				return
+			}
 			// Without a working subscriber the participant receives nothing;
 			// ending makes that visible through Err instead of a silent stall.
 			c.end(err, true)

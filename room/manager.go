@@ -4,6 +4,7 @@
 package room
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/media"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
@@ -36,6 +38,11 @@ type Config struct {
 	CountInterval time.Duration
 	// FeedWorkers is the number of fan-out workers per feed; 0 means GOMAXPROCS.
 	FeedWorkers int
+	// Chat, when set, gives every participant a chat data channel on its
+	// subscriber connection.
+	Chat *chat.Hub
+	// Banned, when set, refuses identities the host banned from a room.
+	Banned func(ctx context.Context, room, identity string) (bool, error)
 }
 
 // Manager owns the rooms of one server.
@@ -62,7 +69,24 @@ func NewManager(cfg Config) *Manager {
 	if cfg.CountInterval == 0 {
 		cfg.CountInterval = time.Second
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+	m := &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+	if cfg.Chat != nil {
+		cfg.Chat.OnKick(m.kick)
+	}
+	return m
+}
+
+// kick disconnects identity from room: the host kicked or banned it in chat.
+func (m *Manager) kick(roomName, identity string) {
+	m.mu.Lock()
+	r := m.rooms[roomName]
+	m.mu.Unlock()
+	if r == nil {
+		return
+	}
+	for _, p := range r.withIdentity(identity) {
+		p.peer.Close(&wire.Error{Code: wire.CodeKicked, Message: "removed from the room by the host", Fatal: true})
+	}
 }
 
 // Lives is where live records are kept.
@@ -73,6 +97,18 @@ func (m *Manager) Lives() LiveStore { return m.cfg.Lives }
 func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, error) {
 	if g.Role != auth.RoleHost && g.Role != auth.RoleViewer {
 		return nil, wire.Errorf(wire.CodeForbidden, "role %q cannot join a live room", g.Role)
+	}
+	if m.cfg.Banned != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		banned, err := m.cfg.Banned(ctx, g.Room, g.Identity)
+		cancel()
+		if err != nil {
+			m.log.Error("ban check", "err", err, "room", g.Room)
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: "cannot check the room's bans", Fatal: true}
+		}
+		if banned {
+			return nil, &wire.Error{Code: wire.CodeBanned, Message: "you are banned from this room", Fatal: true}
+		}
 	}
 	for {
 		m.mu.Lock()

@@ -4,6 +4,9 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/talkrelay/talkrelay/chat"
+	"github.com/talkrelay/talkrelay/media"
+
 	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/auth"
@@ -22,6 +25,7 @@ type Participant struct {
 	mu     sync.Mutex
 	pub    *publisher
 	sub    *subscriber
+	chat   *chat.Member
 	closed bool
 }
 
@@ -129,9 +133,12 @@ func (p *Participant) syncFeeds() {
 	if p.closed {
 		return
 	}
-	feeds := p.room.currentFeeds()
+	var feeds []*media.Feed
+	if !p.isHost() { // the host does not watch itself
+		feeds = p.room.currentFeeds()
+	}
 	if p.sub == nil {
-		if len(feeds) == 0 {
+		if len(feeds) == 0 && p.room.m.cfg.Chat == nil {
 			return
 		}
 		sub, err := newSubscriber(p)
@@ -148,9 +155,12 @@ func (p *Participant) syncFeeds() {
 func (p *Participant) closeMedia() {
 	p.mu.Lock()
 	p.closed = true
-	pub, sub := p.pub, p.sub
-	p.pub, p.sub = nil, nil
+	pub, sub, member := p.pub, p.sub, p.chat
+	p.pub, p.sub, p.chat = nil, nil, nil
 	p.mu.Unlock()
+	if member != nil {
+		member.Leave()
+	}
 	if sub != nil {
 		sub.close()
 	}

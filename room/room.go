@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -96,9 +97,7 @@ func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error
 		replaced.peer.Close(&wire.Error{Code: wire.CodeReplaced, Message: "the same identity joined on another connection", Fatal: true})
 		replaced.closeMedia()
 	}
-	if !isHost {
-		p.syncFeeds()
-	}
+	p.syncFeeds()
 	p.log.Info("joined")
 	return p, nil
 }
@@ -196,12 +195,16 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		f.SetMuted(r.muted[kind])
 		r.feeds[kind] = f
 	}
-	if r.live == nil {
+	started := r.live == nil
+	if started {
 		r.live = &live{id: newID("LV_"), host: p.grant.Identity, hostName: p.grant.Name, started: time.Now(), peak: r.viewers}
 		r.broadcastLocked(wire.Message{Type: wire.TypeLiveStarted, Live: r.live.wire()})
 	}
 	viewers := r.viewerListLocked()
 	r.mu.Unlock()
+	if started {
+		r.system(p.grant.Name + " started a live talk")
+	}
 
 	f.Attach(t, recv, pli)
 	f.RequestKeyframe()
@@ -223,6 +226,32 @@ func canonicalCodec(c webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, boo
 		}
 	}
 	return webrtc.RTPCodecParameters{}, false
+}
+
+// withIdentity returns the room's participants with that identity.
+func (r *Room) withIdentity(identity string) []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*Participant
+	for _, q := range r.participants {
+		if q.grant.Identity == identity {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// system posts a system message to the room's chat.
+func (r *Room) system(text string) {
+	hub := r.m.cfg.Chat
+	if hub == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := hub.System(ctx, r.name, text); err != nil {
+		r.m.log.Warn("chat system message", "room", r.name, "err", err)
+	}
 }
 
 func (r *Room) currentFeeds() []*media.Feed {
@@ -297,6 +326,7 @@ func (r *Room) endLiveLocked(reason string) func() {
 		if err := r.m.cfg.Lives.SaveLive(context.Background(), rec); err != nil {
 			log.Error("save live record", "err", err, "live", rec.ID)
 		}
+		r.system(fmt.Sprintf("The live talk ended after %s", time.Duration(rec.DurationMS)*time.Millisecond))
 		for _, v := range viewers {
 			v.syncFeeds()
 		}

@@ -24,6 +24,7 @@ type subscriber struct {
 	connected bool
 	pending   []webrtc.ICECandidateInit // candidates that came before the remote description
 	closed    bool
+	fresh     bool // nothing offered yet: the first setFeeds offers even without tracks (chat)
 }
 
 type subTrack struct {
@@ -37,7 +38,13 @@ func newSubscriber(p *Participant) (*subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &subscriber{p: p, pc: pc, tracks: map[*media.Feed]*subTrack{}}
+	s := &subscriber{p: p, pc: pc, tracks: map[*media.Feed]*subTrack{}, fresh: true}
+	if p.room.m.cfg.Chat != nil {
+		if err := p.openChat(pc); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
 	// Candidates gather while negotiateLocked holds s.mu, so taking it here
 	// orders each candidate after the offer it belongs to.
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -95,7 +102,8 @@ func (s *subscriber) setFeeds(feeds []*media.Feed) {
 			changed = true
 		}
 	}
-	if changed {
+	if changed || s.fresh {
+		s.fresh = false
 		s.negotiateLocked()
 	}
 	s.mu.Unlock()

@@ -317,3 +317,16 @@ func nextEvent(t *testing.T, c *client.Client, typ string, d time.Duration) wire
 		}
 	}
 }
+
+// joinErr tries to join and returns the client or the error.
+func joinErr(e *env, room, identity string, role auth.Role) (*client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api})
+	if err == nil {
+		e.t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+func asWireError(err error, we **wire.Error) bool { return errors.As(err, we) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/media"
 	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
@@ -57,6 +58,7 @@ type Server struct {
 	verify *auth.Verifier
 	metric *metrics.Registry
 	store  *store.Store
+	chat   *chat.Hub
 	http   *http.Server
 	ln     net.Listener
 }
@@ -92,7 +94,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: metrics.New(), store: st}
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
-	s.rooms = room.NewManager(room.Config{Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace})
+	s.chat = chat.NewHub(chat.Config{Store: chatStore{st}, Logger: cfg.Logger})
+	s.rooms = room.NewManager(room.Config{
+		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace,
+		Chat: s.chat, Banned: st.Banned,
+	})
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
 		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -146,6 +152,7 @@ func (s *Server) Rooms() *room.Manager { return s.rooms }
 func (s *Server) Shutdown(ctx context.Context) error {
 	sigErr := s.signal.Shutdown(ctx) // ends lives: their records reach the store first
 	httpErr := s.http.Shutdown(ctx)
+	s.chat.Close()
 	engErr := s.engine.Close()
 	storeErr := s.store.Close()
 	return errors.Join(sigErr, httpErr, engErr, storeErr)

@@ -161,6 +161,8 @@ const (
 	CodeSlowConsumer     = "slow_consumer"     // the client did not read its messages (fatal)
 	CodeNotLive          = "not_live"          // end_live with no live running
 	CodeUnavailable      = "unavailable"       // the server is shutting down or full (fatal)
+	CodeBanned           = "banned"            // the host banned this identity from the room (fatal)
+	CodeKicked           = "kicked"            // the host removed this participant (fatal)
 	CodeInternal         = "internal"
 )
 

@@ -1,0 +1,223 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/client"
+	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/signal/wire"
+)
+
+// chatFrame is what the server sends on the chat data channel.
+type chatFrame struct {
+	Type     string        `json:"type"`
+	ID       string        `json:"id"`
+	Seq      uint64        `json:"seq"`
+	Messages []chatMessage `json:"messages"`
+	Error    *struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
+
+type chatMessage struct {
+	Seq  uint64 `json:"seq"`
+	From string `json:"from"`
+	Text string `json:"text"`
+	Kind string `json:"kind"`
+}
+
+// chatter reads a participant's chat channel in the background.
+type chatter struct {
+	c      *client.Client
+	mu     sync.Mutex
+	frames []chatFrame
+}
+
+func newChatter(t *testing.T, c *client.Client) *chatter {
+	t.Helper()
+	select {
+	case <-c.ChatReady():
+	case <-time.After(10 * time.Second):
+		t.Fatal("chat channel did not open")
+	}
+	ch := &chatter{c: c}
+	// Reader: owned by the test, ends when the client's channel closes with it.
+	go func() {
+		for {
+			select {
+			case b := <-c.ChatMessages():
+				var f chatFrame
+				if json.Unmarshal(b, &f) == nil {
+					ch.mu.Lock()
+					ch.frames = append(ch.frames, f)
+					ch.mu.Unlock()
+				}
+			case <-c.Done():
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+func (ch *chatter) send(t *testing.T, m map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	if err := ch.c.SendChat(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// messages returns the user messages received, in arrival order.
+func (ch *chatter) messages() []chatMessage {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []chatMessage
+	for _, f := range ch.frames {
+		if f.Type == "messages" && f.ID == "" {
+			for _, m := range f.Messages {
+				if m.Kind == "user" {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (ch *chatter) find(typ, id string) (chatFrame, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for _, f := range ch.frames {
+		if f.Type == typ && f.ID == id {
+			return f, true
+		}
+	}
+	return chatFrame{}, false
+}
+
+// Host and viewers chat at once over their data channels: every message is
+// acknowledged after it is stored, everyone receives all of them in the same
+// order, a late joiner gets them as backfill, and the history survives a restart.
+func TestChatEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	inDir := func(c *server.Config) { c.DataDir = dir }
+	e := newEnv(t, inDir)
+	var all []*chatter
+	all = append(all, newChatter(t, e.join("talk", "host", auth.RoleHost, nil)))
+	for i := 0; i < 4; i++ {
+		all = append(all, newChatter(t, e.join("talk", fmt.Sprintf("v%d", i), auth.RoleViewer, nil)))
+	}
+	const each = 5
+	var wg sync.WaitGroup
+	for i, ch := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				ch.send(t, map[string]any{"type": "send", "id": fmt.Sprintf("m%d", j), "text": fmt.Sprintf("hello %d from %d", j, i)})
+			}
+		}()
+	}
+	wg.Wait()
+	total := len(all) * each
+	for i, ch := range all {
+		deadline := time.Now().Add(10 * time.Second)
+		for len(ch.messages()) < total && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := len(ch.messages()); n < total {
+			ch.mu.Lock()
+			t.Fatalf("participant %d received %d of %d messages; frames: %+v", i, n, total, ch.frames)
+			ch.mu.Unlock()
+		}
+		for j := 0; j < each; j++ {
+			if ack, ok := ch.find("ack", fmt.Sprintf("m%d", j)); !ok || ack.Seq == 0 {
+				t.Fatalf("participant %d: no ack with a seq for m%d", i, j)
+			}
+		}
+	}
+	ref := all[0].messages()
+	for i, ch := range all {
+		got := ch.messages()
+		if len(got) != total {
+			t.Fatalf("participant %d got %d messages, want %d", i, len(got), total)
+		}
+		for k := range got {
+			if got[k] != ref[k] {
+				t.Fatalf("participant %d: message %d is %+v, participant 0 has %+v", i, k, got[k], ref[k])
+			}
+			if k > 0 && got[k].Seq <= got[k-1].Seq {
+				t.Fatalf("participant %d: seq goes %d -> %d", i, got[k-1].Seq, got[k].Seq)
+			}
+		}
+	}
+
+	late := newChatter(t, e.join("talk", "late", auth.RoleViewer, nil))
+	waitFor(t, 5*time.Second, "late joiner's backfill", func() bool { return len(late.messages()) >= total })
+	if got := late.messages(); got[len(got)-1] != ref[len(ref)-1] {
+		t.Fatalf("late joiner's backfill ends at %+v, want %+v", got[len(got)-1], ref[len(ref)-1])
+	}
+
+	// A viewer cannot moderate; the host can delete for everyone.
+	all[1].send(t, map[string]any{"type": "delete", "id": "d1", "seq": ref[0].Seq})
+	waitFor(t, 5*time.Second, "forbidden delete refused", func() bool {
+		f, ok := all[1].find("error", "d1")
+		return ok && f.Error != nil && f.Error.Code == "forbidden"
+	})
+	all[0].send(t, map[string]any{"type": "delete", "id": "d2", "seq": ref[0].Seq})
+	for i, ch := range all[1:] {
+		waitFor(t, 5*time.Second, fmt.Sprintf("viewer %d told of the delete", i), func() bool {
+			ch.mu.Lock()
+			defer ch.mu.Unlock()
+			for _, f := range ch.frames {
+				if f.Type == "deleted" && f.Seq == ref[0].Seq {
+					return true
+				}
+			}
+			return false
+		})
+	}
+
+	// The history outlives the server.
+	if err := e.node.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	again := newEnv(t, inDir)
+	var page struct {
+		Messages []chatMessage `json:"messages"`
+	}
+	getJSON(t, again.url+"/v1/rooms/talk/chat?limit=100", again.token("talk", "reader", auth.RoleViewer), http.StatusOK, &page)
+	if len(page.Messages) != total-1 || page.Messages[len(page.Messages)-1] != ref[len(ref)-1] {
+		t.Fatalf("history after restart has %d messages ending %+v, want %d ending %+v",
+			len(page.Messages), page.Messages[len(page.Messages)-1], total-1, ref[len(ref)-1])
+	}
+}
+
+// The host's kick disconnects the viewer; a ban keeps it out.
+func TestChatKickAndBan(t *testing.T) {
+	e := newEnv(t)
+	host := newChatter(t, e.join("mod", "host", auth.RoleHost, nil))
+	bob := e.join("mod", "bob", auth.RoleViewer, nil)
+	newChatter(t, bob)
+	host.send(t, map[string]any{"type": "ban", "identity": "bob"})
+	select {
+	case <-bob.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("banned viewer still connected")
+	}
+	var we *wire.Error
+	if !asWireError(bob.Err(), &we) || we.Code != wire.CodeKicked {
+		t.Fatalf("banned viewer ended with %v, want %s", bob.Err(), wire.CodeKicked)
+	}
+	_, err := joinErr(e, "mod", "bob", auth.RoleViewer)
+	if !asWireError(err, &we) || we.Code != wire.CodeBanned {
+		t.Fatalf("banned viewer rejoined: %v", err)
+	}
+}
