@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,7 +103,7 @@ func (ch *chatter) find(typ, id string) (chatFrame, bool) {
 	return chatFrame{}, false
 }
 
-// Host and viewers chat at once over their data channels: every message is
+// Twenty participants chat at once over their data channels: every message is
 // acknowledged after it is stored, everyone receives all of them in the same
 // order, a late joiner gets them as backfill, and the history survives a restart.
 func TestChatEndToEnd(t *testing.T) {
@@ -111,7 +112,7 @@ func TestChatEndToEnd(t *testing.T) {
 	e := newEnv(t, inDir)
 	var all []*chatter
 	all = append(all, newChatter(t, e.join("talk", "host", auth.RoleHost, nil)))
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 19; i++ { // 20 participants
 		all = append(all, newChatter(t, e.join("talk", fmt.Sprintf("v%d", i), auth.RoleViewer, nil)))
 	}
 	const each = 5
@@ -219,5 +220,85 @@ func TestChatKickAndBan(t *testing.T) {
 	_, err := joinErr(e, "mod", "bob", auth.RoleViewer)
 	if !asWireError(err, &we) || we.Code != wire.CodeBanned {
 		t.Fatalf("banned viewer rejoined: %v", err)
+	}
+}
+
+// A participant who hides chat receives nothing meanwhile and gets the missed
+// tail when it shows chat again; reports reach moderators through the API.
+func TestChatHideAndReport(t *testing.T) {
+	e := newEnv(t)
+	host := newChatter(t, e.join("hide", "host", auth.RoleHost, nil))
+	quiet := newChatter(t, e.join("hide", "quiet", auth.RoleViewer, nil))
+	quiet.send(t, map[string]any{"type": "hide", "id": "h", "hidden": true})
+	waitFor(t, 5*time.Second, "hide acknowledged", func() bool { _, ok := quiet.find("ack", "h"); return ok })
+	for i := 0; i < 3; i++ {
+		host.send(t, map[string]any{"type": "send", "id": fmt.Sprintf("s%d", i), "text": fmt.Sprintf("while you were away %d", i)})
+	}
+	waitFor(t, 5*time.Second, "host's own messages", func() bool { return len(host.messages()) == 3 })
+	time.Sleep(200 * time.Millisecond) // a hidden chat would have had time to deliver
+	if n := len(quiet.messages()); n != 0 {
+		t.Fatalf("hidden participant received %d messages", n)
+	}
+	quiet.send(t, map[string]any{"type": "hide", "hidden": false})
+	waitFor(t, 5*time.Second, "the missed tail", func() bool { return len(quiet.messages()) == 3 })
+	if got, want := quiet.messages(), host.messages(); got[0] != want[0] || got[2] != want[2] {
+		t.Fatalf("tail %+v, want %+v", got, want)
+	}
+
+	quiet.send(t, map[string]any{"type": "report", "id": "r", "seq": host.messages()[1].Seq, "reason": "spam"})
+	waitFor(t, 5*time.Second, "report acknowledged", func() bool { _, ok := quiet.find("ack", "r"); return ok })
+	admin, err := e.node.Minter.Mint(auth.Grant{Identity: "ops", Role: auth.RoleAdmin}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getJSON(t, e.url+"/v1/rooms/hide/reports", e.token("hide", "quiet", auth.RoleViewer), http.StatusForbidden, nil)
+	var body struct {
+		Reports []struct {
+			Seq      uint64 `json:"seq"`
+			Reporter string `json:"reporter"`
+			Reason   string `json:"reason"`
+		} `json:"reports"`
+	}
+	getJSON(t, e.url+"/v1/rooms/hide/reports", admin, http.StatusOK, &body)
+	if len(body.Reports) != 1 || body.Reports[0].Reporter != "quiet" || body.Reports[0].Seq != host.messages()[1].Seq {
+		t.Fatalf("reports = %+v", body.Reports)
+	}
+}
+
+// Bad chat input is refused with a reason code; nothing is stored or sent.
+func TestChatBadInput(t *testing.T) {
+	e := newEnv(t)
+	a := newChatter(t, e.join("bad", "a", auth.RoleViewer, nil))
+	b := newChatter(t, e.join("bad", "b", auth.RoleViewer, nil))
+	cases := []struct {
+		raw  string
+		code string
+	}{
+		{`{"type":"send","id":"1","text":""}`, "empty"},
+		{`{"type":"send","id":"2","text":"` + strings.Repeat("가", 501) + `"}`, "too_long"},
+		{`{"type":"send","id":"3","text":"\ud800"}`, "invalid_utf8"},
+		{`{"type":"teleport","id":"4"}`, "unknown_type"},
+		{`{"type":"send","id":"5","text":7}`, "bad_message"},
+		{`{"type":"clear","id":"6"}`, "forbidden"},
+	}
+	for _, c := range cases {
+		if err := a.c.SendChat([]byte(c.raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cases {
+		id := fmt.Sprint(i + 1)
+		waitFor(t, 5*time.Second, "error "+c.code, func() bool {
+			f, ok := a.find("error", id)
+			return ok && f.Error != nil && f.Error.Code == c.code
+		})
+	}
+	if err := a.c.SendChat([]byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	a.send(t, map[string]any{"type": "send", "id": "ok", "text": "still here"})
+	waitFor(t, 5*time.Second, "a good message after the bad ones", func() bool { return len(b.messages()) == 1 })
+	if m := b.messages()[0]; m.Text != "still here" || m.Seq != 1 {
+		t.Fatalf("the other participant got %+v: bad input was stored or sent", m)
 	}
 }
