@@ -304,3 +304,42 @@ func TestChatBadInput(t *testing.T) {
 		t.Fatalf("the other participant got %+v: bad input was stored or sent", m)
 	}
 }
+
+// The server's blocked-word list applies, and the live's start and end appear
+// in the chat as system messages.
+func TestChatBlockedWordsAndSystemMessages(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.ChatBlockedWords = []string{"spoiler"} })
+	v := newChatter(t, e.join("sys", "viewer", auth.RoleViewer, nil))
+	v.send(t, map[string]any{"type": "send", "id": "b", "text": "big SPOILER ahead"})
+	waitFor(t, 5*time.Second, "blocked word refused", func() bool {
+		f, ok := v.find("error", "b")
+		return ok && f.Error != nil && f.Error.Code == "blocked_word"
+	})
+	h := e.startHost("sys", "host", hostOptions{})
+	waitFor(t, 5*time.Second, "live started in chat", func() bool { return len(v.system()) == 1 })
+	if err := h.c.EndLive(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "live ended in chat", func() bool { return len(v.system()) == 2 })
+	if sys := v.system(); !strings.Contains(sys[0].Text, "started") || !strings.Contains(sys[1].Text, "ended") {
+		t.Fatalf("system messages %+v", sys)
+	}
+	if n := len(v.messages()); n != 0 {
+		t.Fatalf("%d user messages stored, want none (the blocked one was refused)", n)
+	}
+}
+
+// system returns the system messages received.
+func (ch *chatter) system() []chatMessage {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []chatMessage
+	for _, f := range ch.frames {
+		for _, m := range f.Messages {
+			if f.Type == "messages" && m.Kind == "system" {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}

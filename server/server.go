@@ -36,9 +36,14 @@ type Config struct {
 	DisableGSO bool
 	DataDir    string // default "./data"
 	// NATSURL points at an external NATS (JetStream) instead of the embedded one.
-	NATSURL   string
-	APIKey    string
-	APISecret string
+	NATSURL string
+	// ChatBlockedWords are words and phrases refused in chat messages.
+	ChatBlockedWords []string
+	// ChatHistory is how many recent messages a participant receives on joining
+	// (default 50).
+	ChatHistory int
+	APIKey      string
+	APISecret   string
 	// HostGrace: how long a live waits for a host whose connection dropped.
 	HostGrace time.Duration
 	// JoinTimeout: how long a new connection may take to join.
@@ -94,7 +99,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: metrics.New(), store: st}
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
-	s.chat = chat.NewHub(chat.Config{Store: chatStore{st}, Logger: cfg.Logger})
+	s.chat = chat.NewHub(chat.Config{
+		Store: chatStore{st}, Logger: cfg.Logger,
+		BlockedWords: cfg.ChatBlockedWords, HistoryOnJoin: cfg.ChatHistory,
+	})
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace,
 		Chat: s.chat, Banned: st.Banned,

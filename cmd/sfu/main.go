@@ -51,6 +51,8 @@ func runServer(args []string) int {
 	nodeIP := fs.String("node-ip", envOr("TALKRELAY_NODE_IP", ""), "IP address(es) to advertise to clients, comma-separated [TALKRELAY_NODE_IP]")
 	dataDir := fs.String("data-dir", envOr("TALKRELAY_DATA_DIR", "./data"), "directory for stored data [TALKRELAY_DATA_DIR]")
 	natsURL := fs.String("nats", envOr("TALKRELAY_NATS", ""), "external NATS (JetStream) URL; empty runs an embedded one under --data-dir [TALKRELAY_NATS]")
+	blocked := fs.String("chat-blocked-words", envOr("TALKRELAY_CHAT_BLOCKED_WORDS", ""), "comma-separated words or phrases refused in chat [TALKRELAY_CHAT_BLOCKED_WORDS]")
+	chatHistory := fs.Int("chat-history", envInt("TALKRELAY_CHAT_HISTORY", 50), "chat messages a participant receives on joining [TALKRELAY_CHAT_HISTORY]")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
 	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
@@ -72,15 +74,11 @@ func runServer(args []string) int {
 		log.Warn("no API key configured: DEV MODE with the well-known dev credentials; never expose this server",
 			"api_key", auth.DevAPIKey, "api_secret", auth.DevAPISecret)
 	}
-	var nodeIPs []string
-	for _, ip := range strings.Split(*nodeIP, ",") {
-		if ip = strings.TrimSpace(ip); ip != "" {
-			nodeIPs = append(nodeIPs, ip)
-		}
-	}
+	nodeIPs := splitList(*nodeIP)
 	srv, err := server.New(server.Config{
 		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL,
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
+		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -105,6 +103,17 @@ func runServer(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func runToken(args []string) int {
