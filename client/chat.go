@@ -45,6 +45,10 @@ func (c *Client) onDataChannel(dc *webrtc.DataChannel) {
 	ch.mu.Unlock()
 	dc.OnOpen(func() { ch.once.Do(func() { close(ch.ready) }) })
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if c.cfg.OnChat != nil {
+			c.cfg.OnChat(m.Data)
+			return
+		}
 		select {
 		case ch.in <- m.Data:
 		default:

@@ -66,6 +66,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Dialer customises the WebSocket handshake (headers, HTTP client, TLS).
 	Dialer *websocket.DialOptions
+	// OnChat, if set, receives each chat channel message instead of ChatMessages,
+	// called in order on the channel's reading goroutine: a slow OnChat slows the
+	// channel down, as a slow application would.
+	OnChat func(b []byte)
 	// KeepaliveInterval is how often the client pings so the server does not
 	// close it as idle; 0 means 20 s.
 	KeepaliveInterval time.Duration

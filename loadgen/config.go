@@ -34,10 +34,15 @@ type Config struct {
 	FPS              int
 	KeyframeInterval time.Duration
 
-	// Chatters and ChatRate are accepted for when the SFU offers chat; the
-	// report says chat was not measured.
-	Chatters int
-	ChatRate float64
+	// Chatters of the Viewers (spread over full and light ones) each send
+	// ChatRate messages per second during the window on the chat data
+	// channel the SFU opens. ChatReceivers of the Viewers, 0 meaning all,
+	// record every message that arrives. ChatDrain bounds the wait after
+	// the window for acks and deliveries still in flight (default 5 s).
+	Chatters      int
+	ChatRate      float64
+	ChatReceivers int
+	ChatDrain     time.Duration
 
 	APIKey, APISecret string
 
@@ -59,6 +64,25 @@ type Config struct {
 // DefaultFullViewers is how many of n viewers decrypt fully unless told
 // otherwise: enough for latency percentiles, few enough to stay cheap.
 func DefaultFullViewers(n int) int { return min(n, 10) }
+
+// Chat rates a chatter may be given: slower than one message in 1000 s is
+// no load, faster than 100/s is not a person.
+const (
+	minChatRate = 0.001
+	maxChatRate = 100.0
+)
+
+// spread reports whether item i of n is one of k picked evenly across them,
+// and which of the k it is.
+func spread(i, k, n int) (int, bool) {
+	if k <= 0 || n <= 0 {
+		return -1, false
+	}
+	if (i+1)*k/n > i*k/n {
+		return i * k / n, true
+	}
+	return -1, false
+}
 
 // withDefaults fills the zero fields that have a sensible default.
 func (c Config) withDefaults() Config {
@@ -88,6 +112,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TeardownTimeout == 0 {
 		c.TeardownTimeout = 15 * time.Second
+	}
+	if c.ChatReceivers == 0 {
+		c.ChatReceivers = c.Viewers
+	}
+	if c.ChatDrain == 0 {
+		c.ChatDrain = 5 * time.Second
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = time.Second
@@ -129,7 +159,11 @@ func (c Config) validate() error {
 	check(c.FPS > 0 && c.FPS <= 240, "fps must be in 1..240, got %d", c.FPS)
 	check(c.KeyframeInterval > 0, "keyframe interval must be positive, got %v", c.KeyframeInterval)
 	check(c.JoinRate > 0, "join rate must be positive, got %v", c.JoinRate)
-	check(c.Chatters >= 0 && c.ChatRate >= 0, "chatters and chat rate cannot be negative")
+	check(c.Chatters >= 0 && c.Chatters <= c.Viewers, "chatters must be in 0..viewers (%d), got %d", c.Viewers, c.Chatters)
+	check(c.Chatters == 0 || (c.ChatRate >= minChatRate && c.ChatRate <= maxChatRate),
+		"chat rate must be in %g..%g messages/s per chatter, got %g", minChatRate, maxChatRate, c.ChatRate)
+	check(c.ChatReceivers >= 0 && c.ChatReceivers <= c.Viewers, "chat receivers must be in 0..viewers (%d), got %d", c.Viewers, c.ChatReceivers)
+	check(c.ChatDrain >= 0, "chat drain cannot be negative, got %v", c.ChatDrain)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("loadgen: config: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,8 +59,24 @@ func TestLiveRun(t *testing.T) {
 	if rep.SFUCPUUsPerPacket == nil || *rep.SFUCPUUsPerPacket <= 0 {
 		t.Errorf("SFU CPU per packet %v (%s)", rep.SFUCPUUsPerPacket, rep.SFUCPUNote)
 	}
-	if rep.ChatDeliveryRatio != nil || rep.ChatLatencyMs != nil {
-		t.Error("chat figures reported though chat is not measured")
+	// 2 chatters at 1/s for 3 s: about 6 messages, each to all 6 viewers.
+	if rep.ChatDeliveryRatio == nil || *rep.ChatDeliveryRatio != 1 {
+		t.Errorf("chat delivery ratio %v, want 1 (%d of %d delivered; %s)",
+			rep.ChatDeliveryRatio, rep.ChatDelivered, rep.ChatExpected, rep.ChatNote)
+	}
+	if rep.ChatSent < 4 || rep.ChatAcked != rep.ChatSent || len(rep.ChatRejected) != 0 ||
+		rep.ChatUnanswered != 0 || rep.ChatSendFailed != 0 || rep.ChatReceivers != 6 {
+		t.Errorf("chat sent %d, acked %d, rejected %v, unanswered %d, send failed %d, receivers %d",
+			rep.ChatSent, rep.ChatAcked, rep.ChatRejected, rep.ChatUnanswered, rep.ChatSendFailed, rep.ChatReceivers)
+	}
+	if p := rep.ChatLatencyMs; p == nil || p.N != rep.ChatAcked*6 || p.P50 <= 0 || p.P95 < p.P50 || p.P99 < p.P95 {
+		t.Errorf("chat latency %+v, want a sample per delivery", p)
+	}
+	if p := rep.ChatAckMs; p == nil || p.N != rep.ChatAcked || p.P50 <= 0 {
+		t.Errorf("chat ack %+v, want a sample per acked message", p)
+	}
+	if rep.ChatNote != "" || rep.ChatDuplicates != 0 || rep.ChatGapMessages != 0 {
+		t.Errorf("chat note %q, duplicates %d, gaps %d", rep.ChatNote, rep.ChatDuplicates, rep.ChatGapMessages)
 	}
 	for _, v := range rep.PerViewer {
 		if v.Received == 0 || v.FirstKeyframeMs < 0 {
@@ -68,11 +85,16 @@ func TestLiveRun(t *testing.T) {
 		if v.Full && v.LatencyP50Ms <= 0 {
 			t.Errorf("%s: no latency", v.Identity)
 		}
+		if v.ChatReceived != rep.ChatAcked {
+			t.Errorf("%s: received %d chat messages, want %d", v.Identity, v.ChatReceived, rep.ChatAcked)
+		}
 	}
 	// Light viewers count what full viewers decrypt: their shares of the
 	// window should be alike (same SFU, same stream).
 	if progress.Len() == 0 {
 		t.Error("no progress lines")
+	} else if !strings.Contains(progress.String(), "chat acked") {
+		t.Errorf("no chat in the progress lines:\n%s", progress.String())
 	}
 
 	var out bytes.Buffer

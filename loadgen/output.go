@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 )
@@ -48,7 +50,13 @@ func WriteTable(w io.Writer, r *Report) error {
 	dist("latency ms (full)", r.LatencyMs)
 	dist("jitter ms audio", r.JitterAudioMs)
 	dist("jitter ms video", r.JitterVideoMs)
-	row("chat", "%s", r.ChatNote)
+	if r.ChatRejected != nil { // chat measured
+		dist("chat latency ms", r.ChatLatencyMs)
+		dist("chat ack ms", r.ChatAckMs)
+	}
+	for _, c := range chatRows(r) {
+		row(c[0], "%s", c[1])
+	}
 	for _, f := range r.Failures {
 		row("failed", "%d× %s", f.Count, f.Reason)
 	}
@@ -56,6 +64,38 @@ func WriteTable(w io.Writer, r *Report) error {
 		return fmt.Errorf("loadgen: write table: %w", err)
 	}
 	return nil
+}
+
+// chatRows sum up chat: the note when it was not measured, else what was
+// sent and how much of it arrived.
+func chatRows(r *Report) [][2]string {
+	if r.ChatRejected == nil {
+		return [][2]string{{"chat", r.ChatNote}}
+	}
+	sent := fmt.Sprintf("%d chatters at %g/s: %d sent, %d acked, %d rejected", r.Chatters, r.ChatRate, r.ChatSent, r.ChatAcked, rejected(r))
+	for _, code := range slices.Sorted(maps.Keys(r.ChatRejected)) {
+		sent += fmt.Sprintf(" (%s %d)", code, r.ChatRejected[code])
+	}
+	if r.ChatUnanswered > 0 || r.ChatSendFailed > 0 {
+		sent += fmt.Sprintf(", %d unanswered, %d not sent", r.ChatUnanswered, r.ChatSendFailed)
+	}
+	delivered := r.ChatNote
+	if r.ChatDeliveryRatio != nil {
+		delivered = fmt.Sprintf("%.4f%% (%d of %d to %d receivers connected throughout)",
+			*r.ChatDeliveryRatio*100, r.ChatDelivered, r.ChatExpected, r.ChatReceivers)
+	}
+	if r.ChatGapMessages > 0 || r.ChatDuplicates > 0 {
+		delivered += fmt.Sprintf("; %d skipped by the server, %d duplicates", r.ChatGapMessages, r.ChatDuplicates)
+	}
+	return [][2]string{{"chat", sent}, {"chat delivered", delivered}}
+}
+
+func rejected(r *Report) int {
+	n := 0
+	for _, c := range r.ChatRejected {
+		n += c
+	}
+	return n
 }
 
 func sfuCPU(r *Report) string {
@@ -76,15 +116,19 @@ func WriteCSV(w io.Writer, rows []ViewerResult) error {
 	b := strconv.FormatBool
 	_ = cw.Write([]string{"identity", "full", "joined", "connected", "join_ms", "first_keyframe_ms",
 		"expected", "received", "lost", "duplicates", "late", "loss_ratio",
-		"jitter_audio_ms", "jitter_video_ms", "latency_p50_ms", "error"})
+		"jitter_audio_ms", "jitter_video_ms", "latency_p50_ms", "chat_received", "chat_latency_p50_ms", "error"})
 	for _, v := range rows {
 		key := ""
 		if v.FirstKeyframeMs >= 0 {
 			key = f(v.FirstKeyframeMs)
 		}
+		chatN, chatMs := "", ""
+		if v.ChatReceived >= 0 {
+			chatN, chatMs = strconv.Itoa(v.ChatReceived), f(v.ChatLatencyP50Ms)
+		}
 		_ = cw.Write([]string{v.Identity, b(v.Full), b(v.Joined), b(v.Connected), f(v.JoinMs), key,
 			u(v.Expected), u(v.Received), u(v.Lost), u(v.Duplicates), u(v.Late), strconv.FormatFloat(v.LossRatio, 'g', 6, 64),
-			f(v.JitterAudioMs), f(v.JitterVideoMs), f(v.LatencyP50Ms), v.Err})
+			f(v.JitterAudioMs), f(v.JitterVideoMs), f(v.LatencyP50Ms), chatN, chatMs, v.Err})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

@@ -28,7 +28,7 @@ func (r *run) progress(ctx context.Context, done chan<- struct{}) {
 			pps := float64(received-lastRecv) / now.Sub(last).Seconds()
 			lastRecv, last = received, now
 			fmt.Fprintln(r.cfg.Progress, progressLine(now.Sub(r.began), r.stage.Load().(string),
-				r.connected.Load(), r.cfg.Viewers, pps, expected, received))
+				r.connected.Load(), r.cfg.Viewers, pps, expected, received)+r.chatProgress())
 		}
 	}
 }

@@ -46,11 +46,28 @@ type Report struct {
 	JitterAudioMs     *Percentiles `json:"jitter_audio_ms"`
 	JitterVideoMs     *Percentiles `json:"jitter_video_ms"`
 
-	Chatters          int          `json:"chatters"`
-	ChatRate          float64      `json:"chat_rate"`
+	Chatters int     `json:"chatters"`
+	ChatRate float64 `json:"chat_rate"`
+	// ChatSent counts messages handed to the chatters' channels in the
+	// window (ChatSendFailed never left); each was acked, rejected (by error
+	// code) or left unanswered by the end of the drain after the window.
+	ChatSent       int            `json:"chat_sent"`
+	ChatAcked      int            `json:"chat_acked"`
+	ChatRejected   map[string]int `json:"chat_rejected"`
+	ChatUnanswered int            `json:"chat_unanswered"`
+	ChatSendFailed int            `json:"chat_send_failed"`
+	// ChatReceivers counts receivers connected for the whole window;
+	// ChatDelivered is the acked messages they received, of ChatExpected
+	// (acked × receivers), and ChatDeliveryRatio their quotient.
+	ChatReceivers     int          `json:"chat_receivers"`
+	ChatDelivered     uint64       `json:"chat_delivered"`
+	ChatExpected      uint64       `json:"chat_expected"`
 	ChatDeliveryRatio *float64     `json:"chat_delivery_ratio"`
-	ChatLatencyMs     *Percentiles `json:"chat_latency_ms"`
-	ChatNote          string       `json:"chat_note"`
+	ChatDuplicates    uint64       `json:"chat_duplicates"`
+	ChatGapMessages   uint64       `json:"chat_gap_messages"` // announced as skipped by the server
+	ChatLatencyMs     *Percentiles `json:"chat_latency_ms"`   // send to arrival at each receiver
+	ChatAckMs         *Percentiles `json:"chat_ack_ms"`       // send to ack at the sender
+	ChatNote          string       `json:"chat_note,omitempty"`
 
 	// Failures lists distinct viewer failure reasons with their counts.
 	Failures []Failure `json:"failures,omitempty"`
@@ -80,10 +97,11 @@ type ViewerResult struct {
 	LossRatio                    float64
 	JitterAudioMs, JitterVideoMs float64
 	LatencyP50Ms                 float64 // full viewers; 0 otherwise
-	Err                          string
+	// ChatReceived counts this run's chat messages the viewer received;
+	// negative when it is not a chat receiver or its channel never opened.
+	ChatReceived     int
+	ChatLatencyP50Ms float64
+	Err              string
 }
-
-// ChatNote is why the chat figures are null.
-const ChatNote = "chat is not measured: the server does not offer chat yet"
 
 const firstKeyframeNote = "from the later of join and the host's first packet; full viewers: first keyframe packet, light viewers: first video packet"

@@ -25,6 +25,8 @@ type run struct {
 	viewers []*viewer
 	env     *viewerEnv
 	hostEnv hostConfig
+	chat    *chatEnv  // nil without chatters
+	chatEnd time.Time // when the window ended, for the chat drain
 
 	connected atomic.Int64
 	stage     atomic.Value // string, for progress lines
@@ -53,6 +55,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	if warn := ChatRateWarning(cfg); warn != "" {
+		r.log.Warn(warn)
+	}
 	if cfg.Progress != nil {
 		pctx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -96,9 +101,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			w = r.measure(ctx, h, metricsURL)
 		}
 		w.hostStart = h.startedAt
+		if !w.interrupted && ctx.Err() == nil && !r.chatEnd.IsZero() {
+			r.drainChat(ctx)
+		}
 		w.interrupted = w.interrupted || ctx.Err() != nil
 	}
 	r.gate.set(phaseDone)
+	if r.chat != nil {
+		w.chat = &chatWindow{start: r.chat.start, end: r.chatEnd, ledger: r.chat.ledger.snapshot()}
+	}
 	rep := summarise(cfg, r.outcomes(), w)
 
 	r.setStage("teardown")
@@ -167,11 +178,20 @@ func newRun(cfg Config) (*run, error) {
 		url: cfg.HostURL, room: cfg.Room, token: hostTok, api: hostAPI,
 		video: synth.VideoConfig{Bitrate: cfg.Bitrate, FPS: cfg.FPS, KeyframeInterval: cfg.KeyframeInterval},
 	}
+	if cfg.Chatters > 0 {
+		r.chat = newChatEnv(cfg)
+	}
 	for i := range cfg.Viewers {
-		r.viewers = append(r.viewers, &viewer{
+		v := &viewer{
 			id: i, identity: fmt.Sprintf("viewer-%05d", i), full: i < cfg.FullViewers,
 			rx: newReceiver(&r.gate, uint64(i)+1),
-		})
+		}
+		chatter, talks := spread(i, cfg.Chatters, cfg.Viewers)
+		_, listens := spread(i, cfg.ChatReceivers, cfg.Viewers)
+		if r.chat != nil && (talks || listens) {
+			v.chat = newChatPeer(r.chat, v.identity, chatter, listens, uint64(i)+1)
+		}
+		r.viewers = append(r.viewers, v)
 	}
 	r.setStage("starting")
 	return r, nil
@@ -213,10 +233,17 @@ func (r *run) measure(ctx context.Context, h *host, metricsURL string) windowInf
 	start := time.Now()
 	sent0 := h.sent.Load()
 	r.gate.set(phaseSteady)
+	if r.chat != nil {
+		r.chat.begin(start)
+	}
 	r.setStage("steady")
 	r.log.Info("steady window", "duration", r.cfg.Duration)
 	completed := sleepCtx(ctx, r.cfg.Duration)
 	r.gate.set(phaseDone)
+	if r.chat != nil {
+		r.chatEnd = time.Now()
+		r.chat.end()
+	}
 	w := windowInfo{length: time.Since(start), hostSent: h.sent.Load() - sent0, interrupted: !completed}
 	self1, selfErr1 := selfCPU()
 	if selfErr == nil && selfErr1 == nil {
@@ -251,6 +278,9 @@ func (r *run) outcomes() []viewerOutcome {
 		v.mu.Unlock()
 		o.connected = v.live()
 		o.rx = v.rx.snapshot(true)
+		if v.chat != nil {
+			o.chat = v.chat.snapshot()
+		}
 		outs = append(outs, o)
 	}
 	return outs

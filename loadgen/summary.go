@@ -19,6 +19,7 @@ type viewerOutcome struct {
 	connected bool
 	err       error
 	rx        rxSnapshot
+	chat      *chatOutcome // nil for viewers without a part in chat
 }
 
 // windowInfo is what the run measured around the steady window.
@@ -30,6 +31,7 @@ type windowInfo struct {
 	sfuNote     string
 	loadgenCPU  time.Duration
 	interrupted bool
+	chat        *chatWindow // nil without chatters
 }
 
 // summarise turns per-viewer outcomes into the report. It is a pure
@@ -41,7 +43,7 @@ func summarise(cfg Config, outs []viewerOutcome, w windowInfo) *Report {
 		Interrupted: w.interrupted, DurationS: w.length.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 		Bitrate: cfg.Bitrate, FPS: cfg.FPS, HostPacketsSent: w.hostSent,
 		FirstKeyframeNote: firstKeyframeNote,
-		Chatters:          cfg.Chatters, ChatRate: cfg.ChatRate, ChatNote: ChatNote,
+		Chatters:          cfg.Chatters, ChatRate: cfg.ChatRate,
 		SFUCPUSeconds: w.sfuCPU, SFUCPUNote: w.sfuNote, LoadgenCPUSeconds: w.loadgenCPU.Seconds(),
 	}
 	var joins, keys, latency, jitAll, jitAudio, jitVideo []float64
@@ -89,6 +91,7 @@ func summarise(cfg Config, outs []viewerOutcome, w windowInfo) *Report {
 		us := *w.sfuCPU * 1e6 / float64(r.PacketsReceived)
 		r.SFUCPUUsPerPacket = &us
 	}
+	summariseChat(r, cfg, outs, w.chat)
 	return r
 }
 
@@ -116,6 +119,13 @@ func viewerResult(o viewerOutcome, hostStart time.Time) ViewerResult {
 	}
 	if p := percentiles(o.rx.latencyMs); p != nil {
 		v.LatencyP50Ms = p.P50
+	}
+	v.ChatReceived = -1
+	if c := o.chat; c != nil && c.receiver && !c.readyAt.IsZero() {
+		v.ChatReceived = c.got.count()
+		if p := percentiles(c.latencyMs); p != nil {
+			v.ChatLatencyP50Ms = p.P50
+		}
 	}
 	switch {
 	case o.err != nil:

@@ -50,7 +50,7 @@ func TestSummarise(t *testing.T) {
 	if r.JitterAudioMs.N != 1 || r.JitterVideoMs.N != 2 || r.JitterMs.N != 3 {
 		t.Fatalf("jitter %+v %+v %+v", r.JitterAudioMs, r.JitterVideoMs, r.JitterMs)
 	}
-	if len(r.Failures) != 2 || r.ChatDeliveryRatio != nil || r.ChatLatencyMs != nil {
+	if len(r.Failures) != 2 || r.ChatDeliveryRatio != nil || r.ChatLatencyMs != nil || r.ChatNote != chatNoteOff {
 		t.Fatalf("failures %+v, chat %v %v", r.Failures, r.ChatDeliveryRatio, r.ChatLatencyMs)
 	}
 	if v := r.PerViewer[3]; v.FirstKeyframeMs != -1 || v.Err == "" {

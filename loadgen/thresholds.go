@@ -6,17 +6,18 @@ import (
 )
 
 // Thresholds say when a run counts as broken (the CLI then exits 1). Zero
-// values disable a check, except MaxLoss, which is disabled when negative so
-// that 0 can demand no loss at all.
+// values disable a check, except MaxLoss and MaxChatLoss, which are disabled
+// when negative so that 0 can demand no loss at all.
 type Thresholds struct {
 	MaxLoss             float64       // loss ratio, 0..1
+	MaxChatLoss         float64       // 1 - chat delivery ratio, 0..1
 	MaxJoinP99          time.Duration // p99 of join time
 	MaxFirstKeyframeP99 time.Duration // p99 of time to first keyframe
 	MinViewersConnected int
 }
 
 // NoThresholds disables every check.
-func NoThresholds() Thresholds { return Thresholds{MaxLoss: -1} }
+func NoThresholds() Thresholds { return Thresholds{MaxLoss: -1, MaxChatLoss: -1} }
 
 // Check returns one message per violated threshold, empty when the run
 // passes. A threshold on a figure that was not measured at all fails: a
@@ -28,6 +29,17 @@ func (t Thresholds) Check(r *Report) []string {
 	}
 	if t.MaxLoss >= 0 && r.PacketsExpected == 0 {
 		bad = append(bad, "loss not measured: no packets expected in the window")
+	}
+	if t.MaxChatLoss >= 0 {
+		if r.ChatDeliveryRatio == nil {
+			note := r.ChatNote
+			if note == "" {
+				note = "no chat delivery ratio"
+			}
+			bad = append(bad, fmt.Sprintf("chat loss not measured (max %.5f): %s", t.MaxChatLoss, note))
+		} else if loss := 1 - *r.ChatDeliveryRatio; loss > t.MaxChatLoss {
+			bad = append(bad, fmt.Sprintf("chat loss %.5f > max %.5f", loss, t.MaxChatLoss))
+		}
 	}
 	bad = append(bad, checkP99("join", r.JoinMs, t.MaxJoinP99)...)
 	bad = append(bad, checkP99("first keyframe", r.FirstKeyframeMs, t.MaxFirstKeyframeP99)...)

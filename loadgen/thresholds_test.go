@@ -7,12 +7,14 @@ import (
 )
 
 func TestThresholds(t *testing.T) {
+	chatRatio := 0.995
 	good := &Report{
-		ViewersConnected: 200, LossRatio: 0.001, PacketsExpected: 1000,
+		ChatDeliveryRatio: &chatRatio,
+		ViewersConnected:  200, LossRatio: 0.001, PacketsExpected: 1000,
 		JoinMs:          &Percentiles{P50: 10, P95: 20, P99: 40, N: 200},
 		FirstKeyframeMs: &Percentiles{P50: 100, P95: 200, P99: 300, N: 200},
 	}
-	strict := Thresholds{MaxLoss: 0.01, MaxJoinP99: 50 * time.Millisecond, MaxFirstKeyframeP99: time.Second, MinViewersConnected: 200}
+	strict := Thresholds{MaxLoss: 0.01, MaxChatLoss: 0.01, MaxJoinP99: 50 * time.Millisecond, MaxFirstKeyframeP99: time.Second, MinViewersConnected: 200}
 	tests := []struct {
 		name   string
 		mutate func(*Report)
@@ -22,7 +24,10 @@ func TestThresholds(t *testing.T) {
 		{"passes", func(*Report) {}, strict, nil},
 		{"nothing set", func(r *Report) { r.LossRatio, r.ViewersConnected = 0.9, 0 }, NoThresholds(), nil},
 		{"loss", func(r *Report) { r.LossRatio = 0.02 }, strict, []string{"loss ratio"}},
-		{"zero loss demanded", func(*Report) {}, Thresholds{MaxLoss: 0}, []string{"loss ratio"}},
+		{"zero loss demanded", func(*Report) {}, Thresholds{MaxLoss: 0, MaxChatLoss: -1}, []string{"loss ratio"}},
+		{"chat loss", func(r *Report) { x := 0.98; r.ChatDeliveryRatio = &x }, strict, []string{"chat loss 0.02000 > max 0.01000"}},
+		{"zero chat loss demanded", func(*Report) {}, Thresholds{MaxLoss: -1, MaxChatLoss: 0}, []string{"chat loss"}},
+		{"chat not measured", func(r *Report) { r.ChatDeliveryRatio, r.ChatNote = nil, ChatNote }, strict, []string{"chat loss not measured"}},
 		{"loss not measured", func(r *Report) { r.PacketsExpected, r.LossRatio = 0, 0 }, strict, []string{"loss not measured"}},
 		{"join p99", func(r *Report) { r.JoinMs.P99 = 51 }, strict, []string{"join p99"}},
 		{"first keyframe p99", func(r *Report) { r.FirstKeyframeMs.P99 = 1001 }, strict, []string{"first keyframe p99"}},

@@ -25,6 +25,7 @@ type viewer struct {
 	identity string
 	full     bool
 	rx       *receiver
+	chat     *chatPeer // nil for viewers without a part in chat
 
 	mu          sync.Mutex // guards the fields below, written by the viewer's goroutine
 	c           *client.Client
@@ -51,9 +52,14 @@ type viewerEnv struct {
 // joined and connected are marked done as each stage resolves, whatever
 // the outcome, so the run can sequence its phases.
 func (v *viewer) run(env *viewerEnv, joinCtx, connectCtx, life context.Context, joined, connected *sync.WaitGroup) {
+	var chatting sync.WaitGroup
+	defer chatting.Wait() // after close, which ends the chat goroutine
 	defer v.close()
 	err := v.join(joinCtx, env)
 	joined.Done()
+	if err == nil && v.chat != nil {
+		chatting.Go(func() { v.chat.run(v.c, life.Done()) })
+	}
 	if err == nil {
 		err = v.awaitConnected(connectCtx, env)
 	}

@@ -1,15 +1,18 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/server"
 	"github.com/talkrelay/talkrelay/signal/wire"
@@ -342,4 +345,86 @@ func (ch *chatter) system() []chatMessage {
 		}
 	}
 	return out
+}
+
+// A participant whose application stops reading its chat channel (its SCTP
+// receive window fills) does not hold back anyone else: the others receive
+// every message while it is stalled, and it is told of the gap afterwards.
+func TestChatStalledReaderDoesNotDelayOthers(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.ChatRateLimit = chat.RateLimit{Count: -1} })
+	host := newChatter(t, e.join("stall", "host", auth.RoleHost, nil))
+	healthy := newChatter(t, e.join("stall", "healthy", auth.RoleViewer, nil))
+
+	unblock := make(chan struct{})
+	var stalledGot atomic.Int64
+	var stalledFrames [][]byte
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stalled, err := client.Join(ctx, client.Config{
+		URL: e.url, Token: e.token("stall", "stalled", auth.RoleViewer), Room: "stall", API: e.api,
+		OnChat: func(b []byte) {
+			if stalledGot.Add(1) == 1 {
+				<-unblock // the application hangs on its first message
+			}
+			mu.Lock()
+			stalledFrames = append(stalledFrames, append([]byte(nil), b...))
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stalled.Close() })
+	var once sync.Once
+	release := func() { once.Do(func() { close(unblock) }) }
+	t.Cleanup(release)
+	<-stalled.ChatReady()
+
+	// About 1.8 MB of chat: far beyond what the stalled channel can buffer.
+	const n = 1200
+	text := strings.Repeat("가", 490) // with the index, within the 500-character cap
+	for i := 0; i < n; i++ {
+		host.send(t, map[string]any{"type": "send", "text": fmt.Sprintf("%d %s", i, text)})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(healthy.messages()) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := len(healthy.messages()); got != n {
+		acks, errs := 0, map[string]int{}
+		host.mu.Lock()
+		for _, f := range host.frames {
+			switch f.Type {
+			case "ack":
+				acks++
+			case "error":
+				errs[f.Error.Code]++
+			}
+		}
+		host.mu.Unlock()
+		t.Fatalf("healthy viewer received %d of %d; host: %d acks, errors %v, %d messages", got, n, acks, errs, len(host.messages()))
+	}
+	if got := stalledGot.Load(); got != 1 {
+		t.Fatalf("stalled reader handled %d messages while stalled", got)
+	}
+	got := healthy.messages()
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq != got[i-1].Seq+1 {
+			t.Fatalf("healthy viewer: seq %d after %d", got[i].Seq, got[i-1].Seq)
+		}
+	}
+
+	// Once it reads again, the stalled participant learns what it missed.
+	release()
+	waitFor(t, 10*time.Second, "a gap notice for the stalled reader", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range stalledFrames {
+			if strings.Contains(string(b), `"type":"gap"`) {
+				return true
+			}
+		}
+		return false
+	})
 }

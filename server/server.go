@@ -42,8 +42,11 @@ type Config struct {
 	// ChatHistory is how many recent messages a participant receives on joining
 	// (default 50).
 	ChatHistory int
-	APIKey      string
-	APISecret   string
+	// ChatRateLimit is each identity's chat token bucket (default 20 per 30 s; a
+	// negative Count switches it off).
+	ChatRateLimit chat.RateLimit
+	APIKey        string
+	APISecret     string
 	// HostGrace: how long a live waits for a host whose connection dropped.
 	HostGrace time.Duration
 	// JoinTimeout: how long a new connection may take to join.
@@ -101,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
 	s.chat = chat.NewHub(chat.Config{
 		Store: chatStore{st}, Logger: cfg.Logger,
-		BlockedWords: cfg.ChatBlockedWords, HistoryOnJoin: cfg.ChatHistory,
+		BlockedWords: cfg.ChatBlockedWords, HistoryOnJoin: cfg.ChatHistory, RateLimit: cfg.ChatRateLimit,
 	})
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace,

@@ -101,8 +101,9 @@ func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
 	fs.Var(&f.bitrate, "bitrate", "video bit rate: 1500k, 1.5M, 800000")
 	fs.IntVar(&c.FPS, "fps", 30, "video frames per second")
 	fs.DurationVar(&c.KeyframeInterval, "keyframe-interval", 2*time.Second, "time between scheduled keyframes")
-	fs.IntVar(&c.Chatters, "chatters", 0, "viewers that chat (not measured yet: the SFU has no chat)")
-	fs.Float64Var(&c.ChatRate, "chat-rate", 1, "messages per second per chatter")
+	fs.IntVar(&c.Chatters, "chatters", 0, "viewers that send chat messages during the window")
+	fs.Float64Var(&c.ChatRate, "chat-rate", 0.5, "chat messages per second per chatter (the SFU allows 20 per 30 s)")
+	fs.IntVar(&c.ChatReceivers, "chat-receivers", 0, "viewers that record chat deliveries (0: all)")
 	fs.StringVar(&c.APIKey, "api-key", envOr("TALKRELAY_API_KEY", auth.DevAPIKey), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	fs.StringVar(&c.APISecret, "api-secret", envOr("TALKRELAY_API_SECRET", auth.DevAPISecret), "API secret [TALKRELAY_API_SECRET]")
 	fs.Float64Var(&c.JoinRate, "join-rate", 50, "viewers joined per second")
@@ -111,6 +112,7 @@ func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&f.csvPath, "csv", "", "write per-viewer rows to this file")
 	fs.Float64Var(&f.th.MaxLoss, "max-loss", -1, "fail if the loss ratio exceeds this (0..1; negative: no check)")
+	fs.Float64Var(&f.th.MaxChatLoss, "max-chat-loss", -1, "fail if 1 - chat delivery ratio exceeds this (0..1; negative: no check)")
 	fs.DurationVar(&f.th.MaxJoinP99, "max-join-p99", 0, "fail if join p99 exceeds this")
 	fs.DurationVar(&f.th.MaxFirstKeyframeP99, "max-first-keyframe-p99", 0, "fail if first-keyframe p99 exceeds this")
 	fs.IntVar(&f.th.MinViewersConnected, "min-viewers-connected", 0, "fail if fewer viewers are connected")
@@ -150,10 +152,6 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	f.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	f.cfg.Progress = stderr
-	if f.cfg.Chatters > 0 {
-		fmt.Fprintf(stderr, "loadgen: %s (--chatters %d --chat-rate %g accepted, nothing sent)\n",
-			loadgen.ChatNote, f.cfg.Chatters, f.cfg.ChatRate)
-	}
 
 	rep, runErr := loadgen.Run(ctx, f.cfg)
 	if rep == nil {
