@@ -2,6 +2,7 @@ package client
 
 import (
 	"github.com/pion/webrtc/v4"
+	"time"
 
 	"context"
 	"encoding/json"
@@ -240,7 +241,13 @@ func (c *Client) writeLoop() {
 			cancel()
 			if err != nil {
 				if c.ctx.Err() == nil {
-					c.end(fmt.Errorf("client: write: %w", err), false)
+					// The reader usually learns why right after a failed write (a
+					// fatal error, a shutdown): let it end the client with that reason.
+					select {
+					case <-c.done:
+					case <-time.After(time.Second):
+						c.end(fmt.Errorf("client: write: %w", err), false)
+					}
 				}
 				return
 			}
