@@ -31,6 +31,7 @@ type chatConn interface {
 	ChatMessages() <-chan []byte
 	SendChat([]byte) error
 	Done() <-chan struct{}
+	DroppedChat() uint64 // messages lost because ChatMessages was full
 }
 
 // chatEnv is what every chat peer shares with the run: the ledger and the
@@ -82,6 +83,7 @@ type chatRx struct {
 	dups    uint64
 	gapMsgs uint64 // messages the server said it skipped for us
 	latency reservoir
+	conn    chatConn // for its count of messages dropped here
 }
 
 func newChatPeer(env *chatEnv, identity string, chatter int, receiver bool, seed uint64) *chatPeer {
@@ -106,7 +108,7 @@ func (p *chatPeer) run(c chatConn, life <-chan struct{}) {
 		return
 	}
 	p.rx.mu.Lock()
-	p.rx.readyAt = time.Now()
+	p.rx.readyAt, p.rx.conn = time.Now(), c
 	p.rx.mu.Unlock()
 
 	var steady, over <-chan struct{}
@@ -240,12 +242,17 @@ type chatOutcome struct {
 	got              bitset
 	dups, gapMsgs    uint64
 	latencyMs        []float64
+	dropped          uint64 // by the client, before this generator read them
 }
 
 func (p *chatPeer) snapshot() *chatOutcome {
 	p.rx.mu.Lock()
 	defer p.rx.mu.Unlock()
-	return &chatOutcome{
+	var dropped uint64
+	if p.rx.conn != nil {
+		dropped = p.rx.conn.DroppedChat()
+	}
+	return &chatOutcome{dropped: dropped,
 		receiver: p.receiver, readyAt: p.rx.readyAt, endedAt: p.rx.endedAt,
 		got: p.rx.got.clone(), dups: p.rx.dups, gapMsgs: p.rx.gapMsgs,
 		latencyMs: append([]float64(nil), p.rx.latency.vals...),

@@ -117,6 +117,7 @@ func newFakeChat() *fakeChat {
 func (f *fakeChat) ChatReady() <-chan struct{}  { return f.ready }
 func (f *fakeChat) ChatMessages() <-chan []byte { return f.in }
 func (f *fakeChat) Done() <-chan struct{}       { return f.done }
+func (f *fakeChat) DroppedChat() uint64         { return 0 }
 func (f *fakeChat) SendChat(b []byte) error {
 	var req struct{ ID, Text string }
 	if err := json.Unmarshal(b, &req); err != nil {

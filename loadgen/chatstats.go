@@ -86,6 +86,7 @@ func summariseChat(r *Report, cfg Config, outs []viewerOutcome, w *chatWindow) {
 		latency = append(latency, o.chat.latencyMs...)
 		r.ChatDuplicates += o.chat.dups
 		r.ChatGapMessages += o.chat.gapMsgs
+		r.ChatDroppedLocally += o.chat.dropped
 		if o.chat.eligible(*w, o.connected) {
 			r.ChatReceivers++
 			r.ChatDelivered += uint64(o.chat.got.andCount(w.ledger.acked))
@@ -197,7 +198,7 @@ func (r *run) chatProgress() string {
 	}
 	s := fmt.Sprintf("  chat acked %d/%d", acked, sent)
 	if want > 0 {
-		s += fmt.Sprintf(" delivered %.1f%%", 100*float64(got)/float64(want))
+		s += fmt.Sprintf(" delivered so far %.1f%%", 100*float64(got)/float64(want))
 	}
 	return s
 }

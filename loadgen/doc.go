@@ -1,7 +1,9 @@
 // Package loadgen drives a talkrelay SFU with one synthetic host and many
 // viewers on this machine and measures what the viewers receive: join time,
 // time to the first keyframe, loss, jitter, end-to-end latency and the SFU's
-// CPU per delivered packet. cmd/loadgen is its command line; tests and
+// CPU per delivered packet; with chatters, also chat delivery (every acked
+// message at every viewer connected throughout the window) and chat latency
+// from send to arrival. cmd/loadgen is its command line; tests and
 // benchmark runners call Run directly.
 //
 // Two kinds of viewers keep the generator itself cheap enough to load an

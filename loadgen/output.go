@@ -87,6 +87,9 @@ func chatRows(r *Report) [][2]string {
 	if r.ChatGapMessages > 0 || r.ChatDuplicates > 0 {
 		delivered += fmt.Sprintf("; %d skipped by the server, %d duplicates", r.ChatGapMessages, r.ChatDuplicates)
 	}
+	if r.ChatDroppedLocally > 0 {
+		delivered += fmt.Sprintf("; %d frames dropped by this generator (too slow to read)", r.ChatDroppedLocally)
+	}
 	return [][2]string{{"chat", sent}, {"chat delivered", delivered}}
 }
 

@@ -59,15 +59,18 @@ type Report struct {
 	// ChatReceivers counts receivers connected for the whole window;
 	// ChatDelivered is the acked messages they received, of ChatExpected
 	// (acked × receivers), and ChatDeliveryRatio their quotient.
-	ChatReceivers     int          `json:"chat_receivers"`
-	ChatDelivered     uint64       `json:"chat_delivered"`
-	ChatExpected      uint64       `json:"chat_expected"`
-	ChatDeliveryRatio *float64     `json:"chat_delivery_ratio"`
-	ChatDuplicates    uint64       `json:"chat_duplicates"`
-	ChatGapMessages   uint64       `json:"chat_gap_messages"` // announced as skipped by the server
-	ChatLatencyMs     *Percentiles `json:"chat_latency_ms"`   // send to arrival at each receiver
-	ChatAckMs         *Percentiles `json:"chat_ack_ms"`       // send to ack at the sender
-	ChatNote          string       `json:"chat_note,omitempty"`
+	ChatReceivers     int      `json:"chat_receivers"`
+	ChatDelivered     uint64   `json:"chat_delivered"`
+	ChatExpected      uint64   `json:"chat_expected"`
+	ChatDeliveryRatio *float64 `json:"chat_delivery_ratio"`
+	ChatDuplicates    uint64   `json:"chat_duplicates"`
+	ChatGapMessages   uint64   `json:"chat_gap_messages"` // announced as skipped by the server
+	// ChatDroppedLocally counts server frames the generator's own clients
+	// dropped because it read too slowly: a generator bottleneck, not the SFU's.
+	ChatDroppedLocally uint64       `json:"chat_dropped_locally"`
+	ChatLatencyMs      *Percentiles `json:"chat_latency_ms"` // send to arrival at each receiver
+	ChatAckMs          *Percentiles `json:"chat_ack_ms"`     // send to ack at the sender
+	ChatNote           string       `json:"chat_note,omitempty"`
 
 	// Failures lists distinct viewer failure reasons with their counts.
 	Failures []Failure `json:"failures,omitempty"`

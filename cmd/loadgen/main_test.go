@@ -20,6 +20,9 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"live", "--host-url", "https://sfu.example.com"}, exitUsage, "--allow-remote"},
 		{[]string{"live", "--bitrate", "fast"}, exitUsage, "bitrate"},
 		{[]string{"live", "--viewers", "0"}, exitUsage, "viewers must be at least 1"},
+		{[]string{"live", "--viewers", "2", "--chatters", "3"}, exitUsage, "chatters must be in 0..viewers"},
+		{[]string{"live", "--chatters", "1", "--chat-rate", "0"}, exitUsage, "chat rate must be in"},
+		{[]string{"live", "--chat-receivers", "11"}, exitUsage, "chat receivers must be in 0..viewers"},
 	}
 	for _, tc := range tests {
 		var out, errOut bytes.Buffer
@@ -36,7 +39,16 @@ func TestParseLiveDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.cfg
-	if c.Viewers != 200 || c.Bitrate != 1_500_000 || c.Chatters != 20 || !f.jsonOut || c.FullViewers != -1 || c.JoinRate != 50 || f.th.MaxLoss >= 0 {
+	if c.Viewers != 200 || c.Bitrate != 1_500_000 || c.Chatters != 20 || c.ChatRate != 1 || c.ChatReceivers != 0 ||
+		!f.jsonOut || c.FullViewers != -1 || c.JoinRate != 50 || f.th.MaxLoss >= 0 || f.th.MaxChatLoss >= 0 {
+		t.Fatalf("parsed %+v %+v", c, f.th)
+	}
+	f, err = parseLive(strings.Fields("--chatters 5 --chat-receivers 50 --max-chat-loss 0.001"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default chat rate stays within the SFU's 20 messages per 30 s.
+	if c := f.cfg; c.ChatRate != 0.5 || c.ChatReceivers != 50 || f.th.MaxChatLoss != 0.001 {
 		t.Fatalf("parsed %+v %+v", c, f.th)
 	}
 }
