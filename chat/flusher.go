@@ -77,11 +77,13 @@ func (r *room) run() {
 			return
 		case <-r.wake:
 			if r.large() {
-				if !armed {
-					timer.Reset(interval)
-					armed = true
+				if armed {
+					continue // coalesced into the batch the timer will flush
 				}
-				continue
+				// After a quiet interval deliver at once, then coalesce what
+				// follows for one interval: batches without delaying lone messages.
+				timer.Reset(interval)
+				armed = true
 			}
 		case <-timer.C:
 			armed = false
