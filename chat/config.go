@@ -3,6 +3,8 @@ package chat
 import (
 	"log/slog"
 	"time"
+
+	"github.com/talkrelay/talkrelay/metrics"
 )
 
 // RateLimit is a token bucket: Count messages per Per on average, up to Burst at once.
@@ -64,6 +66,9 @@ type Config struct {
 	// Clock tells the time for moderation (rate, slow mode, duplicates, timeouts,
 	// bans). Default time.Now; tests set a fake one.
 	Clock func() time.Time
+	// Metrics counts messages received, delivered, rejected and dropped, and
+	// times the store. Nil records into unregistered metrics.
+	Metrics *metrics.SFU
 }
 
 // maxRequestBytes caps one client message: a 500-rune text escaped as \uXXXX

@@ -32,7 +32,12 @@ func (m *Member) Handle(ctx context.Context, raw []byte) error {
 func (m *Member) dispatch(ctx context.Context, req request) *Error {
 	switch req.Type {
 	case TypeSend:
-		return m.handleSend(ctx, req)
+		m.hub.met.ChatReceived.Inc()
+		perr := m.handleSend(ctx, req)
+		if perr != nil {
+			m.hub.met.ChatRejected(perr.Code)
+		}
+		return perr
 	case TypeHide:
 		if req.Hidden == nil {
 			return errorf(CodeBadMessage, "hide needs hidden: true or false")
@@ -83,6 +88,7 @@ func (m *Member) handleSend(ctx context.Context, req request) *Error {
 		m.room.log.Error("chat: storing a message failed", "identity", m.who.Identity, "err", err)
 		return ErrStoreFailed
 	}
+	m.hub.messaged(m.room.name, m.who)
 	m.reply(encode(ackFrame{Type: TypeAck, ID: req.ID, Seq: stored.Seq, MsgID: stored.ID}))
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/talkrelay/talkrelay/metrics"
 )
 
 // Hub is the chat of every room on one server: it validates, moderates, stores and
@@ -20,8 +22,11 @@ type Hub struct {
 	log    *slog.Logger
 	filter wordFilter
 	onKick atomic.Pointer[func(room, identity string)]
-	closed atomic.Bool
-	wg     sync.WaitGroup // the rooms' flushers
+	// onMessage is told of each stored user message (see OnMessage).
+	onMessage atomic.Pointer[func(room string, from Participant)]
+	met       *metrics.SFU
+	closed    atomic.Bool
+	wg        sync.WaitGroup // the rooms' flushers
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -30,7 +35,12 @@ type Hub struct {
 // NewHub returns a Hub configured by cfg (zero fields take their defaults).
 func NewHub(cfg Config) *Hub {
 	cfg = cfg.withDefaults()
+	met := cfg.Metrics
+	if met == nil {
+		met = metrics.NewSFU(nil)
+	}
 	return &Hub{
+		met:    met,
 		cfg:    cfg,
 		log:    cfg.Logger,
 		filter: newWordFilter(cfg.BlockedWords),

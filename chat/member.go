@@ -166,6 +166,7 @@ func (m *Member) deliver(head uint64, fc *frameCache) (pending bool) {
 		if !m.trySend(f.b) {
 			return !m.dead
 		}
+		m.hub.met.ChatDelivered.Add(float64(f.last - m.cursor))
 		m.cursor = f.last
 	}
 	m.cursor = head
@@ -181,6 +182,7 @@ func (m *Member) skipTo(seq uint64) {
 	if m.gapHi == 0 {
 		m.gapLo = m.cursor + 1
 	}
+	m.hub.met.ChatDropped.Add(float64(seq - m.cursor))
 	m.gapHi = seq
 	m.cursor = seq
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // room is one room's chat on this hub: its ring of recent messages, its members,
@@ -123,7 +124,9 @@ func (r *room) append(ctx context.Context, m Message) (Message, error) {
 	if err := r.ensureLoaded(ctx); err != nil {
 		return Message{}, err
 	}
+	start := time.Now()
 	stored, err := r.hub.cfg.Store.AppendChat(ctx, m)
+	r.hub.met.ChatStore.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Message{}, fmt.Errorf("chat: room %s: append: %w", r.name, err)
 	}

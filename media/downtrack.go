@@ -42,6 +42,8 @@ type DownTrack struct {
 	newStream    bool // the next rebase must also recompute tsOffset
 	packets      uint32
 	octets       uint32
+	addedAt      int64 // Unix ns when its worker took it, for time to first keyframe
+	sentFirst    bool
 }
 
 // NewDownTrack returns a down track of f for one viewer. Add it to the viewer's
@@ -146,6 +148,9 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 		return false
 	}
 	d.lastExt = ref.ext
+	if !d.sentFirst {
+		d.firstSent(ref, now)
+	}
 	d.packets++
 	d.octets += uint32(len(payload))
 	if out >= d.nextOut {
@@ -154,6 +159,15 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 	d.lastOutTS = hdr.Timestamp
 	d.lastSentNs = now
 	return true
+}
+
+// firstSent records, for video, the time from activation to the first packet,
+// which is always a keyframe start since a new video down track waits for one.
+func (d *DownTrack) firstSent(ref packetRef, now int64) {
+	d.sentFirst = true
+	if d.feed.kind == webrtc.RTPCodecTypeVideo && ref.keyframe && d.addedAt != 0 {
+		d.feed.firstKeyframe.Observe(float64(max(now-d.addedAt, 0)) / 1e9)
+	}
 }
 
 // restart begins a new mapping: after an unmute (same stream, resync changed) or
@@ -230,6 +244,7 @@ func (d *DownTrack) ServeRTCP(r RTCPReader) {
 	readRTCP(r, func(p rtcp.Packet) {
 		switch p := p.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.feed.stats.PLIsReceived.Add(1)
 			d.feed.RequestKeyframe()
 		case *rtcp.TransportLayerNack:
 			d.nack(p)

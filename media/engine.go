@@ -13,6 +13,8 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/talkrelay/talkrelay/metrics"
 )
 
 // EngineConfig says where media flows.
@@ -30,6 +32,9 @@ type EngineConfig struct {
 	// DisableGSO sends one datagram per packet instead of UDP GSO batches.
 	DisableGSO bool
 	Logger     *slog.Logger
+	// Metrics receives the feeds' latency observations; nil records into
+	// unregistered metrics.
+	Metrics *metrics.SFU
 }
 
 // Engine builds the peer connections of the SFU: lean publisher connections that
@@ -42,6 +47,8 @@ type Engine struct {
 	conns  []*BatchConn
 	port   int
 	log    *slog.Logger
+	met    *metrics.SFU
+	feeds  feedRegistry
 }
 
 // socketBuffer is the UDP buffer size we ask for: a keyframe burst to many viewers
@@ -54,7 +61,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log}
+	e := &Engine{log: log, met: cfg.Metrics}
 	if err := e.openMux(cfg); err != nil {
 		return nil, err
 	}
@@ -206,7 +213,19 @@ func (e *Engine) Port() int { return e.port }
 // sockets (UDP GSO): use it rather than NewFeed for feeds viewers receive.
 func (e *Engine) NewFeed(cfg FeedConfig) *Feed {
 	cfg.Flush = e.flush
-	return NewFeed(cfg)
+	if cfg.Metrics == nil {
+		cfg.Metrics = e.met
+	}
+	cfg.onClose = e.feeds.retire
+	f := NewFeed(cfg)
+	e.feeds.add(f)
+	return f
+}
+
+// MediaCounters sums the forwarding counters of the engine's feeds, open and
+// closed, per kind. It is what a metrics scrape reads.
+func (e *Engine) MediaCounters() (audio, video metrics.MediaCounters) {
+	return e.feeds.totals()
 }
 
 // flush sends what the feeds' workers batched.

@@ -11,9 +11,11 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/talkrelay/talkrelay/media/codec"
 	"github.com/talkrelay/talkrelay/media/packetcache"
+	"github.com/talkrelay/talkrelay/metrics"
 )
 
 // RemoteTrack is the publisher's incoming stream a Feed reads: a *webrtc.TrackRemote.
@@ -40,6 +42,11 @@ type FeedConfig struct {
 	// Flush, if set, is called by a worker after each round of sends, so that
 	// what it wrote through a BatchConn leaves; Engine.NewFeed sets it.
 	Flush func()
+	// Metrics receives the feed's latency observations; nil records into
+	// unregistered metrics. Engine.NewFeed sets the engine's.
+	Metrics *metrics.SFU
+	// onClose runs once when the feed closes (the engine retires its counters).
+	onClose func(*Feed)
 }
 
 // Feed is one published track as viewers see it: a shared packet cache, a fixed
@@ -67,6 +74,11 @@ type Feed struct {
 	src   *source
 
 	stats Stats
+	// Resolved once at creation so that recording is one atomic add.
+	fwdLatency    prometheus.Observer
+	firstKeyframe prometheus.Observer
+	onClose       func(*Feed)
+	closeOnce     sync.Once
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -119,6 +131,8 @@ func NewFeed(cfg FeedConfig) *Feed {
 		stop:      make(chan struct{}),
 		flush:     cfg.Flush,
 	}
+	f.useMetrics(cfg.Metrics)
+	f.onClose = cfg.onClose
 	if f.flush == nil {
 		f.flush = func() {}
 	}
@@ -280,7 +294,7 @@ func (f *Feed) store(in *ingress, pkt []byte) (packetRef, bool) {
 	}
 	f.stats.PacketsIn.Add(1)
 	f.stats.BytesIn.Add(uint64(len(pkt)))
-	return packetRef{ext: ext, epoch: in.epoch, resync: f.resync.Load(), keyframe: key}, true
+	return packetRef{ext: ext, epoch: in.epoch, resync: f.resync.Load(), keyframe: key, readAt: time.Now().UnixNano()}, true
 }
 
 // AddDownTrack starts forwarding to d, beginning with the cached packets from the
@@ -316,4 +330,27 @@ func (f *Feed) Close() {
 	f.Detach()
 	f.stopOnce.Do(func() { close(f.stop) })
 	f.wg.Wait()
+	f.closeOnce.Do(func() {
+		if f.onClose != nil {
+			f.onClose(f)
+		}
+	})
+}
+
+// useMetrics resolves the feed's observers once, so that recording is one
+// atomic add; nil records into unregistered metrics.
+func (f *Feed) useMetrics(m *metrics.SFU) {
+	if m == nil {
+		m = metrics.NewSFU(nil)
+	}
+	f.fwdLatency = m.ForwardLatency(kindLabel(f.kind))
+	f.firstKeyframe = m.FirstKeyframe
+}
+
+// kindLabel is the metrics kind label of a feed kind.
+func kindLabel(kind webrtc.RTPCodecType) string {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return metrics.KindAudio
+	}
+	return metrics.KindVideo
 }

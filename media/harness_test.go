@@ -76,6 +76,7 @@ func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
 		f.kind = webrtc.RTPCodecTypeAudio
 	}
 	f.cache = newCacheFor(f.kind)
+	f.useMetrics(nil)
 	f.log = discardLogger()
 	f.start = time.Now()
 	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))

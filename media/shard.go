@@ -19,6 +19,7 @@ type packetRef struct {
 	epoch    uint32 // publisher stream generation
 	resync   uint32 // unmute generation
 	keyframe bool
+	readAt   int64 // Unix ns when the reader took it, for the forwarding latency
 }
 
 const (
@@ -149,6 +150,7 @@ func (s *shard) handle(m ctrlMsg) {
 	switch m.op {
 	case opAdd:
 		m.track.shard.Store(s)
+		m.track.addedAt = time.Now().UnixNano()
 		s.tracks = append(s.tracks, m.track)
 		s.count.Add(1)
 		s.replay(m.track)
@@ -251,6 +253,11 @@ drain:
 	}
 	s.feed.stats.PacketsOut.Add(sent)
 	s.feed.stats.BytesOut.Add(bytes)
+	if sent > 0 {
+		// Once per group, not per viewer or packet: the group's oldest packet
+		// to the worker's last viewer is the worst delay the group saw.
+		s.feed.fwdLatency.Observe(float64(time.Now().UnixNano()-s.group[0].ref.readAt) / 1e9)
+	}
 }
 
 // replay starts a new down track at the last cached keyframe, so a late joiner

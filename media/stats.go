@@ -15,4 +15,5 @@ type Stats struct {
 	NACKsReceived    atomic.Uint64 // sequence numbers viewers asked for
 	Retransmits      atomic.Uint64 // packets resent from the cache
 	KeyframeRequests atomic.Uint64 // PLIs sent to the publisher
+	PLIsReceived     atomic.Uint64 // PLIs and FIRs viewers sent
 }

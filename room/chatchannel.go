@@ -34,6 +34,9 @@ func (p *Participant) openChat(pc *webrtc.PeerConnection) error {
 	joined := make(chan struct{})
 	dc.OnOpen(func() {
 		defer close(joined)
+		if p.dcOpen.CompareAndSwap(false, true) {
+			p.room.m.cfg.Metrics.DataChannels.Inc()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), chatRequestTimeout)
 		defer cancel()
 		who := chat.Participant{Identity: p.grant.Identity, Name: p.grant.Name, Host: p.isHost()}
@@ -73,6 +76,7 @@ func (p *Participant) openChat(pc *webrtc.PeerConnection) error {
 		_ = member.Handle(ctx, m.Data) // errors already went back to the client
 	})
 	dc.OnClose(func() {
+		p.dataChannelClosed()
 		p.mu.Lock()
 		member := p.chat
 		p.chat = nil
@@ -82,6 +86,14 @@ func (p *Participant) openChat(pc *webrtc.PeerConnection) error {
 		}
 	})
 	return nil
+}
+
+// dataChannelClosed takes the participant's chat channel out of the gauge, once,
+// whichever of the channel's close or the participant's departure comes first.
+func (p *Participant) dataChannelClosed() {
+	if p.dcOpen.CompareAndSwap(true, false) {
+		p.room.m.cfg.Metrics.DataChannels.Dec()
+	}
 }
 
 // dcRecipient adapts a data channel to the chat hub: text messages, and the

@@ -71,6 +71,7 @@ type live struct {
 	hostName string
 	started  time.Time
 	peak     int
+	chatters map[string]struct{} // viewers who chatted, at most maxTrackedChatters
 }
 
 func (l *live) wire() *wire.Live {

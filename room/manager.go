@@ -14,6 +14,7 @@ import (
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/media"
+	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	Chat *chat.Hub
 	// Banned, when set, refuses identities the host banned from a room.
 	Banned func(ctx context.Context, room, identity string) (bool, error)
+	// Metrics records lives, their duration and engagement, and data channels.
+	// Nil records into unregistered metrics.
+	Metrics *metrics.SFU
 }
 
 // Manager owns the rooms of one server.
@@ -69,9 +73,13 @@ func NewManager(cfg Config) *Manager {
 	if cfg.CountInterval == 0 {
 		cfg.CountInterval = time.Second
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewSFU(nil)
+	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
 	if cfg.Chat != nil {
 		cfg.Chat.OnKick(m.kick)
+		cfg.Chat.OnMessage(m.chatted)
 	}
 	return m
 }

@@ -3,6 +3,7 @@ package room
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/media"
@@ -27,6 +28,8 @@ type Participant struct {
 	sub    *subscriber
 	chat   *chat.Member
 	closed bool
+	// dcOpen is whether the chat data channel counts in the open channels gauge.
+	dcOpen atomic.Bool
 }
 
 // ID is the participant's id for this connection.
@@ -158,6 +161,7 @@ func (p *Participant) closeMedia() {
 	pub, sub, member := p.pub, p.sub, p.chat
 	p.pub, p.sub, p.chat = nil, nil, nil
 	p.mu.Unlock()
+	p.dataChannelClosed()
 	if member != nil {
 		member.Leave()
 	}

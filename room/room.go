@@ -199,6 +199,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 	if started {
 		r.live = &live{id: newID("LV_"), host: p.grant.Identity, hostName: p.grant.Name, started: time.Now(), peak: r.viewers}
 		r.broadcastLocked(wire.Message{Type: wire.TypeLiveStarted, Live: r.live.wire()})
+		r.m.cfg.Metrics.LivesStarted.Inc()
 	}
 	viewers := r.viewerListLocked()
 	r.mu.Unlock()
@@ -306,7 +307,9 @@ func (r *Room) endLiveBy(p *Participant) error {
 // endLiveLocked ends the running live: everyone hears it, and the returned
 // function, run without the lock, records it and stops its media.
 func (r *Room) endLiveLocked(reason string) func() {
-	rec := r.live.record(r.name, reason, time.Now())
+	end := time.Now()
+	rec := r.live.record(r.name, reason, end)
+	r.m.recordLiveEnd(r.live, end)
 	r.live = nil
 	if r.host == nil {
 		r.hostIdentity = ""

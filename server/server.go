@@ -92,28 +92,42 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
 	}
+	reg := metrics.New()
+	met := metrics.NewSFU(reg.Registerer())
 	engine, err := media.NewEngine(media.EngineConfig{
 		UDPPort: cfg.UDPPort, ListenIP: cfg.UDPListenIP, NodeIPs: cfg.NodeIPs,
 		IncludeLoopback: cfg.IncludeLoopback, DisableGSO: cfg.DisableGSO, Logger: cfg.Logger,
+		Metrics: met,
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: metrics.New(), store: st}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: reg, store: st}
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
 	s.chat = chat.NewHub(chat.Config{
 		Store: chatStore{st}, Logger: cfg.Logger,
 		BlockedWords: cfg.ChatBlockedWords, HistoryOnJoin: cfg.ChatHistory, RateLimit: cfg.ChatRateLimit,
+		Metrics: met,
 	})
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace,
-		Chat: s.chat, Banned: st.Banned,
+		Chat: s.chat, Banned: st.Banned, Metrics: met,
 	})
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
-		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
+		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout, Metrics: met,
 	})
+	// Scrape-time collectors: forwarding counters and room counts are read from
+	// their owners when Prometheus asks, so the packet path records nothing more.
+	if err := reg.Register(
+		metrics.NewMediaCollector(engine.MediaCounters),
+		metrics.NewRoomCollector(s.rooms.Counts),
+	); err != nil {
+		engine.Close()
+		st.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -151,6 +165,9 @@ func (s *Server) URL() string {
 	}
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
+
+// Metrics is the node's metrics registry (tests gather from it).
+func (s *Server) Metrics() *metrics.Registry { return s.metric }
 
 // MediaPort is the UDP port media flows on.
 func (s *Server) MediaPort() int { return s.engine.Port() }

@@ -101,6 +101,7 @@ func (c *conn) join(ctx context.Context) *room.Participant {
 			c.fail(err)
 			return nil
 		}
+		received := time.Now()
 		if m.Type != wire.TypeJoin {
 			c.reply(m, wire.Errorf(wire.CodeNotJoined, "send join first"))
 			continue
@@ -124,6 +125,8 @@ func (c *conn) join(ctx context.Context) *room.Participant {
 			c.closeFor(m.ID, we)
 			return nil
 		}
+		// Join has queued the joined answer: this is the server's share of the join.
+		c.h.cfg.Metrics.JoinLatency.Observe(time.Since(received).Seconds())
 		c.log = c.log.With("participant", p.ID())
 		return p
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to a client. Default 10 s.
 	WriteTimeout time.Duration
+	// Metrics counts connections and times joins. Nil records into unregistered
+	// metrics.
+	Metrics *metrics.SFU
 }
 
 // Handler serves the signaling WebSocket.
@@ -51,6 +55,9 @@ func NewHandler(cfg Config) *Handler {
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewSFU(nil)
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -78,6 +85,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(h, ws, r.RemoteAddr)
+	h.cfg.Metrics.WebSockets.Inc()
+	defer h.cfg.Metrics.WebSockets.Dec()
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
