@@ -57,7 +57,7 @@ func TestLint(t *testing.T) {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
-				case "kind", "direction", "role", "reason", "state":
+				case "kind", "direction", "role", "reason", "state", "type":
 				default:
 					t.Errorf("%s: label %q is not from the fixed set", mf.GetName(), l.GetName())
 				}

@@ -27,7 +27,7 @@ func NewRoomCollector(src RoomSource) prometheus.Collector {
 	}
 	return &roomCollector{
 		src:          src,
-		rooms:        d("rooms", "Open rooms."),
+		rooms:        d("rooms", "Open rooms by type (live; call once 1:1 calls exist).", "type"),
 		lives:        d("lives", "Live talks running."),
 		participants: d("participants", "Connected participants by role.", "role"),
 		viewers:      d("viewers", "Viewers watching, over all rooms."),
@@ -45,7 +45,7 @@ func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.src()
-	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Rooms))
+	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Rooms), "live")
 	ch <- prometheus.MustNewConstMetric(c.lives, prometheus.GaugeValue, float64(n.Lives))
 	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Hosts), "host")
 	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Viewers), "viewer")

@@ -61,7 +61,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`talkrelay_bytes_total{direction="in",kind="video"}`:    positive,
 		`talkrelay_viewers`:                                        equals(2),
 		`talkrelay_participants{role="host"}`:                      equals(1),
-		`talkrelay_rooms`:                                          equals(1),
+		`talkrelay_rooms{type="live"}`:                             equals(1),
 		`talkrelay_tracks{kind="video"}`:                           equals(1),
 		`talkrelay_lives_started_total`:                            equals(1),
 		`talkrelay_chat_messages_received_total`:                   equals(1),
@@ -117,7 +117,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`talkrelay_data_channels`:             equals(0),
 		`talkrelay_viewers`:                   equals(0),
 		`talkrelay_participants{role="host"}`: equals(0),
-		`talkrelay_rooms`:                     equals(0),
+		`talkrelay_rooms{type="live"}`:        equals(0),
 		`talkrelay_tracks{kind="video"}`:      equals(0),
 	}
 	waitFor(t, 10*time.Second, "gauges back to zero", func() bool {
