@@ -250,13 +250,7 @@ func (r *receiver) waitPackets(t *testing.T, kind string, n int) {
 // waitFor polls cond until it holds or testTimeout passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	servertest.WaitFor(t, testTimeout, what, cond)
 }
 
 // recv takes one value from ch within testTimeout.
@@ -275,20 +269,7 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 // types (the real server interleaves viewer counts, live state and so on).
 func nextEvent(t *testing.T, c *client.Client, typ string) wire.Message {
 	t.Helper()
-	timeout := time.After(testTimeout)
-	for {
-		select {
-		case m, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("events closed waiting for %s; Err = %v", typ, c.Err())
-			}
-			if m.Type == typ {
-				return m
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within %v", typ, testTimeout)
-		}
-	}
+	return servertest.NextEvent(t, c, typ, testTimeout)
 }
 
 // waitCount reads c's events until a viewer_count of want arrives.

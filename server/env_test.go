@@ -290,32 +290,13 @@ func missing(pkts []packet) int {
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	servertest.WaitFor(t, d, what, cond)
 }
 
 // nextEvent returns the next event of type typ from c, skipping others.
 func nextEvent(t *testing.T, c *client.Client, typ string, d time.Duration) wire.Message {
 	t.Helper()
-	timeout := time.After(d)
-	for {
-		select {
-		case m, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("connection ended waiting for %s: %v", typ, c.Err())
-			}
-			if m.Type == typ {
-				return m
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within %v", typ, d)
-		}
-	}
+	return servertest.NextEvent(t, c, typ, d)
 }
 
 // joinErr tries to join and returns the client or the error.

@@ -15,6 +15,7 @@ import (
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
 // Node is a running test server.
@@ -92,4 +93,36 @@ func ClientAPI(tb testing.TB) *webrtc.API {
 		tb.Fatal(err)
 	}
 	return api
+}
+
+// NextEvent returns c's next event of type typ, skipping others, or fails the
+// test after d.
+func NextEvent(tb testing.TB, c *client.Client, typ string, d time.Duration) wire.Message {
+	tb.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m, ok := <-c.Events():
+			if !ok {
+				tb.Fatalf("connection ended waiting for %s: %v", typ, c.Err())
+			}
+			if m.Type == typ {
+				return m
+			}
+		case <-timeout:
+			tb.Fatalf("no %s event within %v", typ, d)
+		}
+	}
+}
+
+// WaitFor polls cond until it holds, or fails the test after d.
+func WaitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
