@@ -112,9 +112,18 @@ func (s *pacedSource) SetReadDeadline(time.Time) error {
 	return nil
 }
 
+// waitDelivered waits until the feed has delivered want packets in all, or gives
+// up after a second without progress (a packet the feed dropped never arrives;
+// ns/delivery counts only what was delivered).
 func waitDelivered(stats *media.Stats, want uint64) {
-	for stats.PacketsOut.Load() < want {
+	last, idleSince := stats.PacketsOut.Load(), time.Now()
+	for last < want {
 		time.Sleep(20 * time.Microsecond)
+		if n := stats.PacketsOut.Load(); n != last {
+			last, idleSince = n, time.Now()
+		} else if time.Since(idleSince) > time.Second {
+			return
+		}
 	}
 }
 
