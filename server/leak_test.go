@@ -1,0 +1,48 @@
+package server_test
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+)
+
+// Participants that come and go (media, chat, a live that ends) leave no
+// goroutines behind on the server.
+func TestNoGoroutineLeak(t *testing.T) {
+	e := newEnv(t)
+	settle := func() int {
+		time.Sleep(300 * time.Millisecond)
+		return runtime.NumGoroutine()
+	}
+	base := settle()
+	for round := 0; round < 3; round++ {
+		room := fmt.Sprintf("leak%d", round)
+		var viewers []interface{ Close() error }
+		for i := 0; i < 10; i++ {
+			c := e.join(room, fmt.Sprintf("v%d", i), auth.RoleViewer, nil)
+			viewers = append(viewers, c)
+		}
+		h := e.startHost(room, "host", hostOptions{})
+		time.Sleep(500 * time.Millisecond)
+		if err := h.c.EndLive(); err != nil {
+			t.Fatal(err)
+		}
+		h.stop()
+		h.c.Close()
+		for _, v := range viewers {
+			v.Close()
+		}
+	}
+	var now int
+	deadline := time.Now().Add(30 * time.Second) // generous: a leak never settles
+	for now = settle(); now > base+5 && time.Now().Before(deadline); now = settle() {
+	}
+	if now > base+5 {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		t.Fatalf("%d goroutines after the rounds, %d before\n%s", now, base, buf[:min(n, 20000)])
+	}
+}
