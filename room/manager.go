@@ -42,6 +42,10 @@ type Config struct {
 	// Chat, when set, gives every participant a chat data channel on its
 	// subscriber connection.
 	Chat *chat.Hub
+	// MaxRooms bounds the rooms open at once; MaxParticipants the participants
+	// of one room. Past either, joins get server_full. Defaults 10,000 and 20,000.
+	MaxRooms        int
+	MaxParticipants int
 	// Banned, when set, refuses identities the host banned from a room.
 	Banned func(ctx context.Context, room, identity string) (bool, error)
 	// Metrics records lives, their duration and engagement, and data channels.
@@ -72,6 +76,12 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.CountInterval == 0 {
 		cfg.CountInterval = time.Second
+	}
+	if cfg.MaxRooms == 0 {
+		cfg.MaxRooms = 10_000
+	}
+	if cfg.MaxParticipants == 0 {
+		cfg.MaxParticipants = 20_000
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewSFU(nil)
@@ -126,6 +136,10 @@ func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, er
 		}
 		r := m.rooms[g.Room]
 		if r == nil {
+			if len(m.rooms) >= m.cfg.MaxRooms {
+				m.mu.Unlock()
+				return nil, &wire.Error{Code: wire.CodeServerFull, Message: "this server has no room for another room; try later", Fatal: true}
+			}
 			r = newRoom(m, g.Room)
 			m.rooms[g.Room] = r
 		}

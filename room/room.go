@@ -61,6 +61,10 @@ func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error
 			replaced = q
 		}
 	}
+	if replaced == nil && len(r.participants) >= r.m.cfg.MaxParticipants {
+		r.mu.Unlock()
+		return nil, &wire.Error{Code: wire.CodeServerFull, Message: "this room is full", Fatal: true}
+	}
 	if replaced != nil {
 		delete(r.participants, replaced.id) // the new connection takes its place in the count
 	}

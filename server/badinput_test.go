@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -340,4 +341,55 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("pinging client was closed: %v", lively.Err())
 	default:
 	}
+}
+
+// A full room refuses joins with server_full.
+func TestRoomFull(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.MaxParticipants = 2 })
+	e.join("full", "host", auth.RoleHost, nil)
+	e.join("full", "v1", auth.RoleViewer, nil)
+	_, err := joinErr(e, "full", "v2", auth.RoleViewer)
+	var we *wire.Error
+	if !asWireError(err, &we) || we.Code != wire.CodeServerFull {
+		t.Fatalf("third join: %v, want %s", err, wire.CodeServerFull)
+	}
+	e.join("other", "v2", auth.RoleViewer, nil) // another room still has space
+}
+
+// A client that floods signaling gets its excess dropped with one error, stays
+// connected while it slows down, and is disconnected if it keeps flooding.
+func TestSignalingFlood(t *testing.T) {
+	e := newEnv(t)
+	r := e.raw()
+	r.join(e.token("flood", "noisy", auth.RoleViewer))
+	for i := 0; i < 400; i++ { // burst 200, then over the rate
+		r.sendJSON(wire.Message{Type: wire.TypePing, ID: fmt.Sprint(i)})
+	}
+	m := r.next(wire.TypeError)
+	if m.Error == nil || m.Error.Code != wire.CodeRateLimited || m.Error.Fatal {
+		t.Fatalf("error = %+v, want non-fatal %s", m.Error, wire.CodeRateLimited)
+	}
+	time.Sleep(time.Second) // slowing down is enough to be heard again
+	r.sendJSON(wire.Message{Type: wire.TypePing, ID: "later"})
+	for {
+		if p := r.next(wire.TypePong); p.ID == "later" {
+			break
+		}
+	}
+
+	flooder := e.raw()
+	flooder.join(e.token("flood", "flooder", auth.RoleViewer))
+	for i := 0; i < 1000; i++ {
+		flooder.sendJSON(wire.Message{Type: wire.TypePing})
+	}
+	for {
+		m := flooder.next(wire.TypeError)
+		if m.Error.Fatal {
+			if m.Error.Code != wire.CodeRateLimited {
+				t.Fatalf("fatal error %+v, want %s", m.Error, wire.CodeRateLimited)
+			}
+			break
+		}
+	}
+	flooder.expectClosed()
 }

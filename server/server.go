@@ -42,6 +42,10 @@ type Config struct {
 	// ChatHistory is how many recent messages a participant receives on joining
 	// (default 50).
 	ChatHistory int
+	// MaxRooms and MaxParticipants (per room) bound what joins accept
+	// (defaults 10,000 and 20,000).
+	MaxRooms        int
+	MaxParticipants int
 	// ChatRateLimit is each identity's chat token bucket (default 20 per 30 s; a
 	// negative Count switches it off).
 	ChatRateLimit chat.RateLimit
@@ -112,7 +116,8 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace,
-		Chat: s.chat, Banned: st.Banned, Metrics: met,
+		Chat: s.chat, Banned: st.Banned,
+		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, Metrics: met,
 	})
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,

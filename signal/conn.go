@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/room"
@@ -31,6 +32,7 @@ type conn struct {
 	closeOnce sync.Once
 	finalErr  *wire.Error // sent last, if set; written before done closes
 	finalID   string      // the id of the request that caused finalErr
+	dropped   int         // messages dropped in a row over the rate limit (reader only)
 	writerEnd chan struct{}
 }
 
@@ -142,6 +144,7 @@ func tokenError(err error) *wire.Error {
 }
 
 func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
+	limit := rate.NewLimiter(rate.Limit(c.h.cfg.MessageRate), c.h.cfg.MessageBurst)
 	idle := time.AfterFunc(c.h.cfg.IdleTimeout, func() {
 		c.Close(&wire.Error{Code: wire.CodeIdleTimeout, Message: "nothing received within the idle timeout; send ping", Fatal: true})
 	})
@@ -153,6 +156,13 @@ func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
 			return
 		}
 		idle.Reset(c.h.cfg.IdleTimeout)
+		if !limit.Allow() {
+			if c.limited(m) {
+				return
+			}
+			continue
+		}
+		c.dropped = 0
 		if m.Type == wire.TypeLeave {
 			p.Leave()
 			return
@@ -164,6 +174,25 @@ func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
 		default:
 		}
 	}
+}
+
+// maxDropped is how many messages in a row a client may send over its rate
+// before the server stops listening to it.
+const maxDropped = 500
+
+// limited answers a message over the client's rate: the first of a run gets an
+// error (the rest are dropped quietly, so a flood cannot make us flood back);
+// a client that keeps flooding is disconnected. It reports whether to stop.
+func (c *conn) limited(m wire.Message) bool {
+	c.dropped++
+	if c.dropped >= maxDropped {
+		c.closeFor(m.ID, &wire.Error{Code: wire.CodeRateLimited, Message: "too many messages; disconnected", Fatal: true})
+		return true
+	}
+	if c.dropped == 1 {
+		c.Send(wire.Message{Type: wire.TypeError, ID: m.ID, Error: wire.Errorf(wire.CodeRateLimited, "too many messages: slow down; this one was dropped")})
+	}
+	return false
 }
 
 func (c *conn) dispatch(p *room.Participant, m wire.Message) {

@@ -29,6 +29,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to a client. Default 10 s.
 	WriteTimeout time.Duration
+	// MessageRate and MessageBurst bound the messages one connection may send
+	// (a token bucket; trickle ICE comes in bursts). Default 50/s, burst 200.
+	MessageRate  float64
+	MessageBurst int
 	// Metrics counts connections and times joins. Nil records into unregistered
 	// metrics.
 	Metrics *metrics.SFU
@@ -61,6 +65,12 @@ func NewHandler(cfg Config) *Handler {
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.MessageRate == 0 {
+		cfg.MessageRate = 50
+	}
+	if cfg.MessageBurst == 0 {
+		cfg.MessageBurst = 200
 	}
 	return &Handler{cfg: cfg, log: cfg.Logger, conns: map[*conn]struct{}{}}
 }

@@ -53,6 +53,8 @@ func runServer(args []string) int {
 	natsURL := fs.String("nats", envOr("TALKRELAY_NATS", ""), "external NATS (JetStream) URL; empty runs an embedded one under --data-dir [TALKRELAY_NATS]")
 	blocked := fs.String("chat-blocked-words", envOr("TALKRELAY_CHAT_BLOCKED_WORDS", ""), "comma-separated words or phrases refused in chat [TALKRELAY_CHAT_BLOCKED_WORDS]")
 	chatHistory := fs.Int("chat-history", envInt("TALKRELAY_CHAT_HISTORY", 50), "chat messages a participant receives on joining [TALKRELAY_CHAT_HISTORY]")
+	maxRooms := fs.Int("max-rooms", envInt("TALKRELAY_MAX_ROOMS", 10_000), "rooms open at once before joins get server_full [TALKRELAY_MAX_ROOMS]")
+	maxParticipants := fs.Int("max-participants", envInt("TALKRELAY_MAX_PARTICIPANTS", 20_000), "participants per room before joins get server_full [TALKRELAY_MAX_PARTICIPANTS]")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
 	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
@@ -79,6 +81,7 @@ func runServer(args []string) int {
 		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL,
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
+		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

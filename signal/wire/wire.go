@@ -162,6 +162,8 @@ const (
 	CodeNotLive          = "not_live"          // end_live with no live running
 	CodeUnavailable      = "unavailable"       // the server is shutting down or full (fatal)
 	CodeBanned           = "banned"            // the host banned this identity from the room (fatal)
+	CodeServerFull       = "server_full"       // the room or the server holds as many as it may (fatal)
+	CodeRateLimited      = "rate_limited"      // too many messages: this one was dropped
 	CodeKicked           = "kicked"            // the host removed this participant (fatal)
 	CodeInternal         = "internal"
 )
