@@ -445,7 +445,8 @@ func TestServerEnds(t *testing.T) {
 // exact count. Pings go in batches, each closed by a Ping round trip, so the
 // server never has more than a batch of replies queued for us.
 func TestUndrainedEventsAreDropped(t *testing.T) {
-	s := newSFU(t)
+	// The test floods on purpose: lift the server's signaling rate limit.
+	s := newSFU(t, func(c *server.Config) { c.MessageRate, c.MessageBurst = 1e6, 1e6 })
 	c := s.join("flood", "hal", auth.RoleHost, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()

@@ -42,6 +42,10 @@ type Config struct {
 	// ChatHistory is how many recent messages a participant receives on joining
 	// (default 50).
 	ChatHistory int
+	// MessageRate and MessageBurst bound the signaling messages one connection
+	// may send (defaults 50/s, burst 200).
+	MessageRate  float64
+	MessageBurst int
 	// MaxRooms and MaxParticipants (per room) bound what joins accept
 	// (defaults 10,000 and 20,000).
 	MaxRooms        int
@@ -121,7 +125,8 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
-		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout, Metrics: met,
+		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
+		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst, Metrics: met,
 	})
 	// Scrape-time collectors: forwarding counters and room counts are read from
 	// their owners when Prometheus asks, so the packet path records nothing more.

@@ -32,7 +32,8 @@ type conn struct {
 	closeOnce sync.Once
 	finalErr  *wire.Error // sent last, if set; written before done closes
 	finalID   string      // the id of the request that caused finalErr
-	dropped   int         // messages dropped in a row over the rate limit (reader only)
+	dropped   int         // messages dropped over the rate limit since dropStart (reader only)
+	dropStart time.Time
 	writerEnd chan struct{}
 }
 
@@ -162,7 +163,6 @@ func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
 			}
 			continue
 		}
-		c.dropped = 0
 		if m.Type == wire.TypeLeave {
 			p.Leave()
 			return
@@ -176,16 +176,23 @@ func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
 	}
 }
 
-// maxDropped is how many messages in a row a client may send over its rate
-// before the server stops listening to it.
-const maxDropped = 500
+// A client that has more than maxDropped messages dropped within dropWindow is
+// not slowing down: the server stops listening to it.
+const (
+	maxDropped = 500
+	dropWindow = 10 * time.Second
+)
 
-// limited answers a message over the client's rate: the first of a run gets an
-// error (the rest are dropped quietly, so a flood cannot make us flood back);
-// a client that keeps flooding is disconnected. It reports whether to stop.
+// limited answers a message over the client's rate: the first drop of a window
+// gets an error (later ones are dropped quietly, so a flood cannot make us flood
+// back); a client that keeps flooding is disconnected. It reports whether to stop.
 func (c *conn) limited(m wire.Message) bool {
+	now := time.Now()
+	if now.Sub(c.dropStart) > dropWindow {
+		c.dropStart, c.dropped = now, 0
+	}
 	c.dropped++
-	if c.dropped >= maxDropped {
+	if c.dropped > maxDropped {
 		c.closeFor(m.ID, &wire.Error{Code: wire.CodeRateLimited, Message: "too many messages; disconnected", Fatal: true})
 		return true
 	}
