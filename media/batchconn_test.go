@@ -65,25 +65,12 @@ func TestBatchConnSendsBatchesAsDatagrams(t *testing.T) {
 		t.Run(fmt.Sprintf("gso=%v", gso), func(t *testing.T) {
 			c, rx, addr := pair(t)
 			c.gso.Store(gso)
-			var sent [][]byte
-			for i := 0; i < 40; i++ { // more than maxSegments: two batches
-				size := 1100
-				if i == 39 {
-					size = 300
-				}
-				p := rtpDatagram(byte(i), size)
-				sent = append(sent, p)
-				if _, err := c.WriteToAddrPort(p, addr); err != nil {
-					t.Fatal(err)
-				}
+			sizes := make([]int, 40) // more than maxSegments: two batches
+			for i := range sizes {
+				sizes[i] = 1100
 			}
-			c.Flush()
-			got := receive(t, rx, len(sent))
-			for i := range sent {
-				if !bytes.Equal(got[i], sent[i]) {
-					t.Fatalf("datagram %d differs (len %d, want %d)", i, len(got[i]), len(sent[i]))
-				}
-			}
+			sizes[39] = 300
+			sendAndCompare(t, c, rx, addr, sizes)
 			if c.GSO() != gso {
 				t.Fatalf("GSO = %v after sending, want %v (the kernel refused it?)", c.GSO(), gso)
 			}
@@ -116,7 +103,13 @@ func TestBatchConnOrdersOtherTrafficAfterQueuedRTP(t *testing.T) {
 // batch; nothing is lost or reordered.
 func TestBatchConnMixedSizes(t *testing.T) {
 	c, rx, addr := pair(t)
-	sizes := []int{200, 200, 100, 400, 400, 400, 50, 50}
+	sendAndCompare(t, c, rx, addr, []int{200, 200, 100, 400, 400, 400, 50, 50})
+}
+
+// sendAndCompare writes RTP datagrams of the given sizes, flushes, and checks
+// that rx receives exactly them, in order.
+func sendAndCompare(t *testing.T, c *BatchConn, rx *net.UDPConn, addr netip.AddrPort, sizes []int) {
+	t.Helper()
 	var sent [][]byte
 	for i, n := range sizes {
 		p := rtpDatagram(byte(i), n)

@@ -44,14 +44,22 @@ func (e *env) token(room, identity string, role auth.Role) string {
 // join connects a participant; onTrack may be nil.
 func (e *env) join(room, identity string, role auth.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) *client.Client {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api, OnTrack: onTrack})
+	c, err := e.tryJoin(room, identity, role, onTrack)
 	if err != nil {
 		e.t.Fatalf("join %s as %s: %v", room, identity, err)
 	}
-	e.t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// tryJoin joins and returns the client (closed at cleanup) or the refusal.
+func (e *env) tryJoin(room, identity string, role auth.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api, OnTrack: onTrack})
+	if err == nil {
+		e.t.Cleanup(func() { c.Close() })
+	}
+	return c, err
 }
 
 // host is a synthetic host on camera: VP8 video and Opus audio paced in real time.
@@ -301,13 +309,7 @@ func nextEvent(t *testing.T, c *client.Client, typ string, d time.Duration) wire
 
 // joinErr tries to join and returns the client or the error.
 func joinErr(e *env, room, identity string, role auth.Role) (*client.Client, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api})
-	if err == nil {
-		e.t.Cleanup(func() { c.Close() })
-	}
-	return c, err
+	return e.tryJoin(room, identity, role, nil)
 }
 
 func asWireError(err error, we **wire.Error) bool { return errors.As(err, we) }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +39,7 @@ func TestEndLive(t *testing.T) {
 	}
 
 	// A second host identity cannot take over the running live.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token("end", "usurper", auth.RoleHost), API: e.api})
+	_, err := joinErr(e, "end", "usurper", auth.RoleHost)
 	var we *wire.Error
 	if !errors.As(err, &we) || we.Code != wire.CodeLiveInProgress {
 		t.Fatalf("second host joined: err = %v, want %s", err, wire.CodeLiveInProgress)
