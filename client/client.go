@@ -104,6 +104,7 @@ type Client struct {
 	leaving     bool                     // a close by the server is expected
 	fatal       *wire.Error              // last fatal error the server sent
 	shutdownMsg string                   // reason of server_shutdown, if any
+	activeCall  string                   // id of the answered call this device is in
 	pending     map[string]chan response // request id → waiter
 
 	wg       sync.WaitGroup

@@ -203,8 +203,11 @@ func (c *Client) dispatch(m wire.Message) {
 	}
 	// Emit before resolving, so a request's reply is on Events by the time
 	// the request returns.
+	if strings.HasPrefix(m.Type, "call.") {
+		c.onCallEvent(m)
+	}
 	c.emit(m)
-	if m.Type == wire.TypeError || m.Type == wire.TypePong {
+	if m.Type == wire.TypeError || m.Type == wire.TypePong || strings.HasPrefix(m.Type, "call.") {
 		c.resolve(m, nil)
 	}
 }

@@ -4,7 +4,9 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // RoomCounts is a snapshot of the node's rooms.
 type RoomCounts struct {
-	Rooms   int
+	Rooms   int // all rooms, calls' included
+	Calls   int // rooms of 1:1 calls
+	Callers int // participants in calls
 	Lives   int // rooms with a running live
 	Hosts   int
 	Viewers int
@@ -27,7 +29,7 @@ func NewRoomCollector(src RoomSource) prometheus.Collector {
 	}
 	return &roomCollector{
 		src:          src,
-		rooms:        d("rooms", "Open rooms by type (live; call once 1:1 calls exist).", "type"),
+		rooms:        d("rooms", "Open rooms by type (live, call).", "type"),
 		lives:        d("lives", "Live talks running."),
 		participants: d("participants", "Connected participants by role.", "role"),
 		viewers:      d("viewers", "Viewers watching, over all rooms."),
@@ -45,9 +47,11 @@ func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.src()
-	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Rooms), "live")
+	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Rooms-n.Calls), "live")
+	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Calls), "call")
 	ch <- prometheus.MustNewConstMetric(c.lives, prometheus.GaugeValue, float64(n.Lives))
 	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Hosts), "host")
 	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Viewers), "viewer")
+	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Callers), "caller")
 	ch <- prometheus.MustNewConstMetric(c.viewers, prometheus.GaugeValue, float64(n.Viewers))
 }

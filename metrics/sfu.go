@@ -33,6 +33,11 @@ type SFU struct {
 	ChatDropped   prometheus.Counter
 	ChatStore     prometheus.Histogram
 	chatRejected  *prometheus.CounterVec
+	callsEnded    *prometheus.CounterVec
+	// CallSetup times a call from invite to answer.
+	CallSetup prometheus.Histogram
+	// CallDuration is answered calls' talk time.
+	CallDuration prometheus.Histogram
 }
 
 // latencyBuckets span a packet's trip through the SFU: tens of microseconds to
@@ -96,11 +101,22 @@ func NewSFU(reg prometheus.Registerer) *SFU {
 		chatRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "chat_messages_rejected_total", Help: "Chat messages refused, by reason (the chat error code).",
 		}, []string{"reason"}),
+		callsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "calls_total", Help: "1:1 call invitations by outcome (accepted, declined, busy, no_answer, unavailable, cancelled), counted when they end.",
+		}, []string{"reason"}),
+		CallSetup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "call_answer_seconds", Help: "Time from a call's invitation to its answer.",
+			Buckets: []float64{.5, 1, 2, 3, 5, 8, 13, 20, 30, 60},
+		}),
+		CallDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "call_duration_seconds", Help: "Talk time of answered 1:1 calls.",
+			Buckets: prometheus.ExponentialBuckets(5, 2, 12),
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(s.forwardLatency, s.FirstKeyframe, s.JoinLatency, s.WebSockets, s.DataChannels,
 			s.LivesStarted, s.LivesEnded, s.LiveDuration, s.Engagement, s.ChatReceived, s.ChatDelivered,
-			s.ChatDropped, s.ChatStore, s.chatRejected)
+			s.ChatDropped, s.ChatStore, s.chatRejected, s.callsEnded, s.CallSetup, s.CallDuration)
 	}
 	return s
 }
@@ -115,4 +131,10 @@ func (s *SFU) ForwardLatency(kind string) prometheus.Observer {
 // set of chat error codes.
 func (s *SFU) ChatRejected(reason string) {
 	s.chatRejected.WithLabelValues(reason).Inc()
+}
+
+// CallEnded counts an ended call invitation. outcome must come from the fixed set
+// of call outcomes.
+func (s *SFU) CallEnded(outcome string) {
+	s.callsEnded.WithLabelValues(outcome).Inc()
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,6 +117,9 @@ func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, er
 	if g.Role != auth.RoleHost && g.Role != auth.RoleViewer {
 		return nil, wire.Errorf(wire.CodeForbidden, "role %q cannot join a live room", g.Role)
 	}
+	if strings.HasPrefix(g.Room, CallRoomPrefix) {
+		return nil, &wire.Error{Code: wire.CodeForbidden, Message: "room names starting with " + CallRoomPrefix + " belong to calls", Fatal: true}
+	}
 	if m.cfg.Banned != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		banned, err := m.cfg.Banned(ctx, g.Room, g.Identity)
@@ -140,7 +144,7 @@ func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, er
 				m.mu.Unlock()
 				return nil, &wire.Error{Code: wire.CodeServerFull, Message: "this server has no room for another room; try later", Fatal: true}
 			}
-			r = newRoom(m, g.Room)
+			r = newRoom(m, g.Room, kindLiveRoom)
 			m.rooms[g.Room] = r
 		}
 		m.mu.Unlock()

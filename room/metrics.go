@@ -23,6 +23,10 @@ func (m *Manager) Counts() metrics.RoomCounts {
 	c := metrics.RoomCounts{Rooms: len(rooms)}
 	for _, r := range rooms {
 		r.mu.Lock()
+		if r.kind == kindCallRoom {
+			c.Calls++
+			c.Callers += len(r.participants)
+		}
 		c.Viewers += r.viewers
 		if r.host != nil {
 			c.Hosts++

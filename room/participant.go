@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/talkrelay/talkrelay/chat"
-	"github.com/talkrelay/talkrelay/media"
 
 	"github.com/pion/webrtc/v4"
 
@@ -43,11 +42,15 @@ func (p *Participant) isHost() bool { return p.grant.Role == auth.RoleHost }
 // Offer handles the host's publisher offer: the answer (echoing id) and then the
 // server's candidates are sent to the host.
 func (p *Participant) Offer(id, sdp string) error {
-	if !p.isHost() {
+	inCall := p.room.kind == kindCallRoom
+	if !p.isHost() && !inCall {
 		return wire.Errorf(wire.CodeForbidden, "only the host publishes; a %s cannot", p.grant.Role)
 	}
 	if err := checkOffer(sdp); err != nil {
 		return err
+	}
+	if inCall && !p.room.videoAllowed() && sendsVideo(sdp) {
+		return wire.Errorf(wire.CodeForbidden, "this is a voice call: switch it to video (call.mode) before sending video")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -101,7 +104,7 @@ func (p *Participant) Candidate(t wire.Target, c *wire.Candidate) error {
 
 // SetMuted turns the host's mic ("audio") or camera ("video") off or on.
 func (p *Participant) SetMuted(kind string, muted bool) error {
-	if !p.isHost() {
+	if !p.isHost() && p.room.kind != kindCallRoom {
 		return wire.Errorf(wire.CodeForbidden, "only the host mutes its tracks")
 	}
 	k, ok := kindIndex(kind)
@@ -114,6 +117,9 @@ func (p *Participant) SetMuted(kind string, muted bool) error {
 
 // EndLive ends the host's live for everyone.
 func (p *Participant) EndLive() error {
+	if p.room.kind == kindCallRoom {
+		return wire.Errorf(wire.CodeForbidden, "a call ends with call.hangup")
+	}
 	if !p.isHost() {
 		return wire.Errorf(wire.CodeForbidden, "only the host ends the live")
 	}
@@ -136,10 +142,7 @@ func (p *Participant) syncFeeds() {
 	if p.closed {
 		return
 	}
-	var feeds []*media.Feed
-	if !p.isHost() { // the host does not watch itself
-		feeds = p.room.currentFeeds()
-	}
+	feeds := p.room.feedsFor(p) // nobody receives their own media
 	if p.sub == nil {
 		if len(feeds) == 0 && p.room.m.cfg.Chat == nil {
 			return

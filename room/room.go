@@ -17,11 +17,13 @@ import (
 
 var errRoomClosed = errors.New("room: closed")
 
-// Room is one live room: at most one host, any number of viewers, and the host's
-// audio and video feeds, which outlive a host reconnect.
+// Room is one live room (at most one host, any number of viewers) or the room of
+// a 1:1 call (two callers who both publish). Each publisher's audio and video
+// feeds outlive its reconnect.
 type Room struct {
 	name string
 	m    *Manager
+	kind roomKind
 
 	mu           sync.Mutex
 	participants map[string]*Participant
@@ -29,8 +31,8 @@ type Room struct {
 	host         *Participant
 	hostIdentity string // who owns the room's live: set while a host is connected or its live runs
 	live         *live
-	feeds        [2]*media.Feed
-	muted        [2]bool
+	sources      map[string]*source // publisher identity → its feeds
+	video        bool               // call rooms: video may be published (a video call)
 	graceTimer   *time.Timer
 	countSent    int
 	countSentAt  time.Time
@@ -38,8 +40,48 @@ type Room struct {
 	closed       bool
 }
 
-func newRoom(m *Manager, name string) *Room {
-	return &Room{name: name, m: m, participants: map[string]*Participant{}}
+type roomKind int
+
+const (
+	kindLiveRoom roomKind = iota // one host broadcasts to viewers
+	kindCallRoom                 // two callers talk; both publish
+)
+
+// source is one publisher's media: its feeds and whether each is muted.
+type source struct {
+	feeds [2]*media.Feed
+	muted [2]bool
+}
+
+func (s *source) closeFeeds() {
+	for _, f := range s.feeds {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func newRoom(m *Manager, name string, kind roomKind) *Room {
+	return &Room{name: name, m: m, kind: kind, participants: map[string]*Participant{}, sources: map[string]*source{}}
+}
+
+// sourceLocked returns identity's source, creating it.
+func (r *Room) sourceLocked(identity string) *source {
+	s := r.sources[identity]
+	if s == nil {
+		s = &source{}
+		r.sources[identity] = s
+	}
+	return s
+}
+
+// hostMutedLocked is the live host's mute state, for joined.
+func (r *Room) hostMutedLocked() wire.MuteState {
+	s := r.sources[r.hostIdentity]
+	if r.hostIdentity == "" || s == nil {
+		return wire.MuteState{}
+	}
+	return wire.MuteState{Audio: s.muted[kindAudio], Video: s.muted[kindVideo]}
 }
 
 func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error) {
@@ -86,7 +128,7 @@ func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error
 	}
 	j := &wire.Joined{
 		Room: r.name, Identity: g.Identity, Name: g.Name, Role: string(g.Role), ParticipantID: p.id,
-		ViewerCount: r.viewers, Muted: wire.MuteState{Audio: r.muted[kindAudio], Video: r.muted[kindVideo]},
+		ViewerCount: r.viewers, Muted: r.hostMutedLocked(),
 	}
 	if r.live != nil {
 		j.Live = r.live.wire()
@@ -131,8 +173,8 @@ func (r *Room) leave(p *Participant, onPurpose bool) {
 		case r.live != nil:
 			r.graceTimer = time.AfterFunc(r.m.cfg.HostGrace, r.hostGraceExpired)
 		default:
+			delete(r.sources, r.hostIdentity) // the next host starts with mic and camera on
 			r.hostIdentity = ""
-			r.muted = [2]bool{} // the next host starts with mic and camera on
 		}
 	}
 	empty := r.closeIfEmptyLocked()
@@ -164,7 +206,8 @@ func (r *Room) hostGraceExpired() {
 }
 
 func (r *Room) closeIfEmptyLocked() bool {
-	if len(r.participants) > 0 || r.live != nil || r.closed {
+	// A call's room lives as long as the call: Close ends it.
+	if len(r.participants) > 0 || r.live != nil || r.closed || r.kind == kindCallRoom {
 		return false
 	}
 	r.closed = true
@@ -184,28 +227,34 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		return
 	}
 	r.mu.Lock()
-	if p != r.host || r.closed {
+	if !r.canPublishLocked(p) || r.closed {
 		r.mu.Unlock()
 		return
 	}
-	f := r.feeds[kind]
+	src := r.sourceLocked(p.grant.Identity)
+	f := src.feeds[kind]
 	var old *media.Feed
 	if f == nil || !strings.EqualFold(f.Codec().MimeType, codec.MimeType) {
 		old = f
+		// Stream ids tell a call's receiver whose media a track carries.
+		stream := r.name
+		if r.kind == kindCallRoom {
+			stream = p.grant.Identity
+		}
 		f = r.m.cfg.Engine.NewFeed(media.FeedConfig{
-			TrackID: kindNames[kind], StreamID: r.name, Codec: codec,
+			TrackID: kindNames[kind], StreamID: stream, Codec: codec,
 			Workers: r.m.cfg.FeedWorkers, Logger: p.log,
 		})
-		f.SetMuted(r.muted[kind])
-		r.feeds[kind] = f
+		f.SetMuted(src.muted[kind])
+		src.feeds[kind] = f
 	}
-	started := r.live == nil
+	started := r.live == nil && r.kind == kindLiveRoom
 	if started {
 		r.live = &live{id: newID("LV_"), host: p.grant.Identity, hostName: p.grant.Name, started: time.Now(), peak: r.viewers}
 		r.broadcastLocked(wire.Message{Type: wire.TypeLiveStarted, Live: r.live.wire()})
 		r.m.cfg.Metrics.LivesStarted.Inc()
 	}
-	viewers := r.viewerListLocked()
+	viewers := r.othersLocked(p)
 	r.mu.Unlock()
 	if started {
 		r.system(p.grant.Name + " started a live talk")
@@ -259,37 +308,62 @@ func (r *Room) system(text string) {
 	}
 }
 
-func (r *Room) currentFeeds() []*media.Feed {
+// feedsFor returns the feeds p receives: every publisher's but its own.
+func (r *Room) feedsFor(p *Participant) []*media.Feed {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*media.Feed
-	for _, f := range r.feeds {
-		if f != nil {
-			out = append(out, f)
+	for identity, s := range r.sources {
+		if identity == p.grant.Identity {
+			continue
+		}
+		for _, f := range s.feeds {
+			if f != nil {
+				out = append(out, f)
+			}
 		}
 	}
 	return out
 }
 
-func (r *Room) viewerListLocked() []*Participant {
-	out := make([]*Participant, 0, r.viewers)
+// othersLocked returns the participants other than p.
+func (r *Room) othersLocked(p *Participant) []*Participant {
+	out := make([]*Participant, 0, len(r.participants))
 	for _, q := range r.participants {
-		if q != r.host {
+		if q != p {
 			out = append(out, q)
 		}
 	}
 	return out
 }
 
+// canPublishLocked says whether p may publish: a live's host, or a caller in
+// its call.
+func (r *Room) canPublishLocked(p *Participant) bool {
+	if r.kind == kindCallRoom {
+		return r.participants[p.id] == p
+	}
+	return p == r.host
+}
+
 func (r *Room) setMuted(p *Participant, kind int, muted bool) {
 	r.mu.Lock()
-	if p != r.host || r.muted[kind] == muted {
+	if !r.canPublishLocked(p) {
 		r.mu.Unlock()
 		return
 	}
-	r.muted[kind] = muted
-	f := r.feeds[kind]
-	r.broadcastLocked(wire.Message{Type: wire.TypeTrackMuted, Kind: kindNames[kind], Muted: wire.Bool(muted)})
+	src := r.sourceLocked(p.grant.Identity)
+	if src.muted[kind] == muted {
+		r.mu.Unlock()
+		return
+	}
+	src.muted[kind] = muted
+	f := src.feeds[kind]
+	m := wire.Message{Type: wire.TypeTrackMuted, Kind: kindNames[kind], Muted: wire.Bool(muted)}
+	if r.kind == kindCallRoom {
+		m.Identity = p.grant.Identity
+	}
+	r.broadcastLocked(m)
 	r.mu.Unlock()
 	if f != nil {
 		f.SetMuted(muted)
@@ -322,11 +396,10 @@ func (r *Room) endLiveLocked(reason string) func() {
 		r.graceTimer.Stop()
 		r.graceTimer = nil
 	}
-	feeds := r.feeds
-	r.feeds = [2]*media.Feed{}
-	r.muted = [2]bool{}
+	src := r.sources[rec.Host]
+	delete(r.sources, rec.Host)
 	r.broadcastLocked(wire.Message{Type: wire.TypeLiveEnded, Live: rec.wire()})
-	viewers := r.viewerListLocked()
+	viewers := r.othersLocked(r.host)
 	host := r.host
 	log := r.m.log.With("room", r.name)
 	return func() {
@@ -340,10 +413,8 @@ func (r *Room) endLiveLocked(reason string) func() {
 		if host != nil {
 			host.closePublisher()
 		}
-		for _, f := range feeds {
-			if f != nil {
-				f.Close()
-			}
+		if src != nil {
+			src.closeFeeds()
 		}
 		log.Info("live ended", "live", rec.ID, "reason", reason, "duration_ms", rec.DurationMS, "peak_viewers", rec.PeakViewers)
 	}
@@ -407,6 +478,8 @@ func (r *Room) shutdown() {
 		parts = append(parts, q)
 	}
 	r.participants = map[string]*Participant{}
+	sources := r.sources // a call's (a live's went with endLiveLocked)
+	r.sources = map[string]*source{}
 	r.viewers = 0
 	r.host = nil
 	r.closed = true
@@ -420,6 +493,9 @@ func (r *Room) shutdown() {
 	}
 	if cleanup != nil {
 		cleanup()
+	}
+	for _, src := range sources {
+		src.closeFeeds()
 	}
 	for _, q := range parts {
 		q.peer.Close(nil)

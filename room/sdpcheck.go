@@ -45,3 +45,27 @@ func usable(m *sdp.MediaDescription) bool {
 	}
 	return false
 }
+
+// sendsVideo reports whether an offer would send video: a video section that is
+// not recvonly or inactive and not rejected (port 0).
+func sendsVideo(raw string) bool {
+	var d sdp.SessionDescription
+	if d.UnmarshalString(raw) != nil {
+		return false
+	}
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media != "video" || m.MediaName.Port.Value == 0 {
+			continue
+		}
+		sending := true
+		for _, a := range m.Attributes {
+			if a.Key == "recvonly" || a.Key == "inactive" {
+				sending = false
+			}
+		}
+		if sending {
+			return true
+		}
+	}
+	return false
+}

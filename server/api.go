@@ -22,6 +22,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/rooms/{room}/lives", s.getLives)
 	mux.HandleFunc("GET /v1/rooms/{room}/chat", s.getChat)
 	mux.HandleFunc("GET /v1/rooms/{room}/reports", s.getReports)
+	mux.HandleFunc("GET /v1/users/{id}/settings", s.getUserSettings)
+	mux.HandleFunc("PUT /v1/users/{id}/settings", s.putUserSettings)
+	mux.HandleFunc("GET /v1/users/{id}/calls", s.getUserCalls)
 	return mux
 }
 

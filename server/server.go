@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/call"
 	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/media"
 	"github.com/talkrelay/talkrelay/metrics"
@@ -61,7 +62,12 @@ type Config struct {
 	JoinTimeout time.Duration
 	// IdleTimeout: how long a connection may stay silent (clients ping).
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// RingTimeout: how long a call rings unanswered (default 30 s).
+	RingTimeout time.Duration
+	// CallReconnectGrace: how long an answered call waits for a side whose
+	// connection dropped (default 15 s).
+	CallReconnectGrace time.Duration
+	Logger             *slog.Logger
 }
 
 // Server is a running node.
@@ -74,7 +80,9 @@ type Server struct {
 	verify *auth.Verifier
 	metric *metrics.Registry
 	store  *store.Store
+	calls  call.Store // call settings, users and call history (the store)
 	chat   *chat.Hub
+	phone  *call.Service
 	http   *http.Server
 	ln     net.Listener
 }
@@ -111,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: reg, store: st}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: engine, metric: reg, store: st, calls: st}
 	s.verify = auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
 	s.chat = chat.NewHub(chat.Config{
 		Store: chatStore{st}, Logger: cfg.Logger,
@@ -123,8 +131,12 @@ func New(cfg Config) (*Server, error) {
 		Chat: s.chat, Banned: st.Banned,
 		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, Metrics: met,
 	})
+	s.phone = call.NewService(call.Config{
+		Rooms: s.rooms, Store: st, Logger: cfg.Logger, Metrics: met,
+		RingTimeout: cfg.RingTimeout, ReconnectGrace: cfg.CallReconnectGrace,
+	})
 	s.signal = signal.NewHandler(signal.Config{
-		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
+		Rooms: s.rooms, Calls: s.phone, Verifier: s.verify, Logger: cfg.Logger,
 		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst, Metrics: met,
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/talkrelay/talkrelay/auth"
-	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
@@ -93,7 +93,7 @@ func (c *conn) serve(ctx context.Context) {
 // join reads until a successful join or the join timeout. Timeouts close the
 // connection from a timer rather than a read deadline: the library tears the
 // socket down when a read's context ends, which would lose our explanation.
-func (c *conn) join(ctx context.Context) *room.Participant {
+func (c *conn) join(ctx context.Context) session {
 	timer := time.AfterFunc(c.h.cfg.JoinTimeout, func() {
 		c.Close(&wire.Error{Code: wire.CodeHandshakeTimeout, Message: "no join within the time allowed", Fatal: true})
 	})
@@ -121,7 +121,7 @@ func (c *conn) join(ctx context.Context) *room.Participant {
 		if !timer.Stop() {
 			return nil // timed out meanwhile
 		}
-		p, jerr := c.h.cfg.Rooms.Join(g, c, m.ID)
+		p, jerr := c.enter(g, m.ID)
 		if jerr != nil {
 			we := asWireError(jerr)
 			we.Fatal = true
@@ -130,9 +130,25 @@ func (c *conn) join(ctx context.Context) *room.Participant {
 		}
 		// Join has queued the joined answer: this is the server's share of the join.
 		c.h.cfg.Metrics.JoinLatency.Observe(time.Since(received).Seconds())
-		c.log = c.log.With("participant", p.ID())
+		c.log = c.log.With("identity", g.Identity)
 		return p
 	}
+}
+
+// enter admits a verified client: a caller becomes a device reachable for
+// calls, everyone else a participant of its token's room.
+func (c *conn) enter(g auth.Grant, joinID string) (session, error) {
+	if g.Role == auth.RoleCaller {
+		if c.h.cfg.Calls == nil {
+			return nil, &wire.Error{Code: wire.CodeForbidden, Message: "this server takes no calls", Fatal: true}
+		}
+		return c.h.cfg.Calls.Connect(g, c, joinID)
+	}
+	p, err := c.h.cfg.Rooms.Join(g, c, joinID)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func tokenError(err error) *wire.Error {
@@ -144,7 +160,7 @@ func tokenError(err error) *wire.Error {
 	return e
 }
 
-func (c *conn) readLoop(ctx context.Context, p *room.Participant) {
+func (c *conn) readLoop(ctx context.Context, p session) {
 	limit := rate.NewLimiter(rate.Limit(c.h.cfg.MessageRate), c.h.cfg.MessageBurst)
 	idle := time.AfterFunc(c.h.cfg.IdleTimeout, func() {
 		c.Close(&wire.Error{Code: wire.CodeIdleTimeout, Message: "nothing received within the idle timeout; send ping", Fatal: true})
@@ -202,8 +218,15 @@ func (c *conn) limited(m wire.Message) bool {
 	return false
 }
 
-func (c *conn) dispatch(p *room.Participant, m wire.Message) {
+func (c *conn) dispatch(p session, m wire.Message) {
 	var err error
+	if strings.HasPrefix(m.Type, "call.") {
+		err = c.dispatchCall(p, m)
+		if err != nil {
+			c.reply(m, err)
+		}
+		return
+	}
 	switch m.Type {
 	case wire.TypeJoin:
 		err = wire.Errorf(wire.CodeAlreadyJoined, "this connection has joined already")

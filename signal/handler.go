@@ -14,13 +14,16 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/call"
 	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
 )
 
 // Config configures a Handler.
 type Config struct {
-	Rooms    *room.Manager
+	Rooms *room.Manager
+	// Calls, when set, lets callers connect and call each other.
+	Calls    *call.Service
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
 	// JoinTimeout is how long a new connection may take to join. Default 10 s.
@@ -114,6 +117,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
 	h.mu.Unlock()
+	if h.cfg.Calls != nil {
+		h.cfg.Calls.Shutdown() // calls end (and are recorded) before their rooms close
+	}
 	h.cfg.Rooms.Shutdown()
 	h.mu.Lock()
 	for c := range h.conns {

@@ -30,6 +30,9 @@ const (
 	liveStream   = "TALKRELAY_LIVES"
 	livePrefix   = "talkrelay.live."
 	banBucket    = "talkrelay_bans"
+	callStream   = "TALKRELAY_CALLS"
+	callPrefix   = "talkrelay.call."
+	userBucket   = "talkrelay_users"
 )
 
 // token encodes an arbitrary name as one subject token or key segment.

@@ -10,11 +10,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/talkrelay/talkrelay/call"
 	"github.com/talkrelay/talkrelay/room"
 )
 
-// Store implements the room package's LiveStore durably.
-var _ room.LiveStore = (*Store)(nil)
+// Store implements the room package's LiveStore and the call package's Store
+// durably.
+var (
+	_ room.LiveStore = (*Store)(nil)
+	_ call.Store     = (*Store)(nil)
+)
 
 // Config says where the store keeps its data.
 type Config struct {
@@ -42,7 +47,9 @@ type Store struct {
 	chat     jetstream.Stream
 	reports  jetstream.Stream
 	lives    jetstream.Stream
+	calls    jetstream.Stream
 	bans     jetstream.KeyValue
+	users    jetstream.KeyValue
 	closed   chan struct{} // closed by nats when the connection has closed
 	closeMu  sync.Mutex
 	closeErr error
@@ -142,15 +149,27 @@ func (s *Store) setup(ctx context.Context, replicas int) error {
 	if s.lives, err = stream(liveStream, livePrefix, maxLivesPerRoom); err != nil {
 		return err
 	}
-	s.bans, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      banBucket,
-		Description: "talkrelay bans: room.identity -> until",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("store: bucket %s: %w", banBucket, err)
+	if s.calls, err = stream(callStream, callPrefix, maxCallsPerUser); err != nil {
+		return err
+	}
+	bucket := func(name, description string) (jetstream.KeyValue, error) {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      name,
+			Description: description,
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: bucket %s: %w", name, err)
+		}
+		return kv, nil
+	}
+	if s.bans, err = bucket(banBucket, "talkrelay bans: room.identity -> until"); err != nil {
+		return err
+	}
+	if s.users, err = bucket(userBucket, "talkrelay users: identity -> name, call settings"); err != nil {
+		return err
 	}
 	return nil
 }

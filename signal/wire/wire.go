@@ -32,6 +32,12 @@ type Message struct {
 	Live      *Live      `json:"live,omitempty"`      // live_started, live_ended
 	Error     *Error     `json:"error,omitempty"`     // error
 	Reason    string     `json:"reason,omitempty"`    // server_shutdown
+
+	Callee   string `json:"callee,omitempty"`   // call.invite: the identity called
+	Mode     string `json:"mode,omitempty"`     // call.invite, call.mode: "voice" or "video"
+	CallID   string `json:"call_id,omitempty"`  // call.accept, call.decline, call.cancel, call.hangup, call.mode
+	Call     *Call  `json:"call,omitempty"`     // call.* events
+	Identity string `json:"identity,omitempty"` // track_muted in a call: whose track
 }
 
 // Client → server message types.
@@ -44,19 +50,35 @@ const (
 	TypeEndLive   = "end_live"  // host ends the live
 	TypeLeave     = "leave"     // participant leaves; the server closes the connection
 	TypePing      = "ping"      // keepalive; answered with pong
+
+	// Calls (callers only). Each is answered, echoing id, by the call event
+	// that shows its effect or by an error.
+	TypeCallInvite  = "call.invite"  // {callee, mode}: ring the callee → call.calling or call.ended
+	TypeCallAccept  = "call.accept"  // {call_id}: answer a ringing call → call.accepted
+	TypeCallDecline = "call.decline" // {call_id}: refuse a ringing call → call.ended
+	TypeCallCancel  = "call.cancel"  // {call_id}: give up an unanswered call → call.ended
+	TypeCallHangup  = "call.hangup"  // {call_id}: end the call for both → call.ended
+	TypeCallMode    = "call.mode"    // {call_id, mode}: switch voice ↔ video → call.mode
 )
 
 // Server → client message types.
 const (
-	TypeJoined         = "joined"          // {joined}: reply to join
-	TypePong           = "pong"            // reply to ping
-	TypeViewerCount    = "viewer_count"    // {count}: viewers (host excluded), at most once a second
-	TypeTrackMuted     = "track_muted"     // {kind, muted}: the host's mic or camera state
-	TypeLiveStarted    = "live_started"    // {live}: the host went live
-	TypeLiveEnded      = "live_ended"      // {live}: the host ended the live (or it was ended)
-	TypeError          = "error"           // {error}
-	TypeServerShutdown = "server_shutdown" // {reason}: the server is going away
-	// The server also sends TypeOffer (subscriber offers), TypeAnswer (publisher
+	TypeJoined           = "joined"            // {joined}: reply to join
+	TypePong             = "pong"              // reply to ping
+	TypeViewerCount      = "viewer_count"      // {count}: viewers (host excluded), at most once a second
+	TypeTrackMuted       = "track_muted"       // {kind, muted}: the host's mic or camera state
+	TypeLiveStarted      = "live_started"      // {live}: the host went live
+	TypeLiveEnded        = "live_ended"        // {live}: the host ended the live (or it was ended)
+	TypeError            = "error"             // {error}
+	TypeServerShutdown   = "server_shutdown"   // {reason}: the server is going away
+	TypeCallCalling      = "call.calling"      // {call}: the callee's devices are ringing
+	TypeCallRinging      = "call.ringing"      // {call}: someone calls this user (every device)
+	TypeCallAccepted     = "call.accepted"     // {call}: the call is answered; set up media
+	TypeCallEnded        = "call.ended"        // {call}: the call is over (or no longer this device's)
+	TypeCallReconnecting = "call.reconnecting" // {call}: the other side dropped; waiting for it
+	TypeCallResumed      = "call.resumed"      // {call}: both sides are back; (re)publish on a resumed device
+	// The server also sends TypeCallMode ({call}) to both sides when the mode changes,
+	// TypeOffer (subscriber offers), TypeAnswer (publisher
 	// answers) and TypeCandidate.
 )
 
@@ -131,6 +153,32 @@ type ICEServer struct {
 	Credential string   `json:"credential,omitempty"`
 }
 
+// Call describes a 1:1 call.
+type Call struct {
+	ID         string `json:"id"`
+	Caller     string `json:"caller"`
+	CallerName string `json:"caller_name,omitempty"`
+	Callee     string `json:"callee"`
+	CalleeName string `json:"callee_name,omitempty"`
+	Mode       string `json:"mode"`
+	State      string `json:"state"`             // CallRinging, CallActive or CallEnded
+	Outcome    string `json:"outcome,omitempty"` // once decided: accepted, declined, busy, no_answer, unavailable, cancelled
+	// Reason details the outcome or the end: offline, outside_hours,
+	// mode_not_accepted, hangup, dropped, answered_elsewhere, server_shutdown.
+	Reason     string `json:"reason,omitempty"`
+	StartedAt  int64  `json:"started_at_ms,omitempty"` // Unix milliseconds
+	AnsweredAt int64  `json:"answered_at_ms,omitempty"`
+	EndedAt    int64  `json:"ended_at_ms,omitempty"`
+	DurationMS int64  `json:"duration_ms,omitempty"` // talk time, answer to end
+}
+
+// Call states.
+const (
+	CallRinging = "ringing"
+	CallActive  = "active"
+	CallEnded   = "ended"
+)
+
 // Error is a failed request. Fatal errors are followed by the server closing the
 // connection; others leave the session as it was.
 type Error struct {
@@ -165,6 +213,11 @@ const (
 	CodeServerFull       = "server_full"       // the room or the server holds as many as it may (fatal)
 	CodeRateLimited      = "rate_limited"      // too many messages: this one was dropped
 	CodeKicked           = "kicked"            // the host removed this participant (fatal)
+	CodeInvalidCallee    = "invalid_callee"    // calling yourself, or no callee named
+	CodeUnknownUser      = "unknown_user"      // the callee has never used this server
+	CodeNoSuchCall       = "no_such_call"      // no such call, or it was cancelled or has ended
+	CodeAlreadyAnswered  = "already_answered"  // another device (or this one) answered first
+	CodeInCall           = "in_call"           // this user is already in a call
 	CodeInternal         = "internal"
 )
 
