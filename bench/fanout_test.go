@@ -53,7 +53,7 @@ func benchFanout(b *testing.B, gso bool) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0, out0 := cpuTime(b), stats.PacketsOut.Load()
-			feed.Attach(src, nil, nil)
+			feed.Attach(src, nil, media.Upstream{})
 			<-src.done
 			waitDelivered(stats, out0+uint64(b.N*n))
 			cpu, delivered := cpuTime(b)-cpu0, stats.PacketsOut.Load()-out0

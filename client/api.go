@@ -44,6 +44,11 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	}
 
 	ir := &interceptor.Registry{}
+	// Transport-wide sequence numbers on what we send, so the SFU's congestion
+	// feedback (TWCC) can describe our uplink.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+		return nil, fmt.Errorf("client: twcc header extension: %w", err)
+	}
 	if !opts.DisableNACK {
 		gen, err := nack.NewGeneratorInterceptor()
 		if err != nil {

@@ -127,7 +127,7 @@ func (c *Client) AddTracks(ctx context.Context, opts PublishOptions, tracks ...w
 		return nil, fmt.Errorf("client: add tracks: unexpected %q reply", reply.Type)
 	}
 	for _, s := range senders {
-		if !c.spawn(func() { c.readSenderRTCP(s, opts.OnKeyframeRequest) }) {
+		if !c.spawn(func() { c.readSenderRTCP(s, opts) }) {
 			return nil, ErrClosed
 		}
 	}

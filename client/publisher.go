@@ -18,6 +18,10 @@ type PublishOptions struct {
 	// a lost packet left it unable to decode until the next one. It must not
 	// block for long or call Close.
 	OnKeyframeRequest func(track webrtc.TrackLocal)
+	// OnRTCP, if set, sees every RTCP packet the SFU sends about a track
+	// (receiver reports, transport-wide congestion feedback, REMB estimates of
+	// the receiving side's bandwidth in a call), on the same goroutine.
+	OnRTCP func(track webrtc.TrackLocal, p rtcp.Packet)
 }
 
 // Publish creates the publisher connection with the given tracks as sendonly
@@ -47,7 +51,7 @@ func (c *Client) Publish(ctx context.Context, opts PublishOptions, tracks ...web
 		return nil, err
 	}
 	for _, s := range senders {
-		if !c.spawn(func() { c.readSenderRTCP(s, opts.OnKeyframeRequest) }) {
+		if !c.spawn(func() { c.readSenderRTCP(s, opts) }) {
 			return nil, ErrClosed
 		}
 	}
@@ -98,14 +102,14 @@ func (c *Client) negotiatePublisher(ctx context.Context, tracks []webrtc.TrackLo
 // readSenderRTCP drains a sender's RTCP, which pion requires for its
 // interceptors, and turns PLI and FIR into keyframe requests. It ends when
 // the connection closes; a malformed packet is skipped, not fatal.
-func (c *Client) readSenderRTCP(s *webrtc.RTPSender, onKeyframe func(webrtc.TrackLocal)) {
+func (c *Client) readSenderRTCP(s *webrtc.RTPSender, opts PublishOptions) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := s.Read(buf)
 		if err != nil {
 			return
 		}
-		if onKeyframe == nil {
+		if opts.OnKeyframeRequest == nil && opts.OnRTCP == nil {
 			continue
 		}
 		pkts, err := rtcp.Unmarshal(buf[:n])
@@ -113,11 +117,18 @@ func (c *Client) readSenderRTCP(s *webrtc.RTPSender, onKeyframe func(webrtc.Trac
 			c.log.Debug("bad rtcp from server", "err", err)
 			continue
 		}
+		t := s.Track()
+		if t == nil {
+			continue
+		}
 		for _, p := range pkts {
+			if opts.OnRTCP != nil {
+				opts.OnRTCP(t, p)
+			}
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if t := s.Track(); t != nil {
-					onKeyframe(t)
+				if opts.OnKeyframeRequest != nil {
+					opts.OnKeyframeRequest(t)
 				}
 			}
 		}

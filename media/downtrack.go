@@ -248,6 +248,8 @@ func (d *DownTrack) ServeRTCP(r RTCPReader) {
 			d.feed.RequestKeyframe()
 		case *rtcp.TransportLayerNack:
 			d.nack(p)
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			d.feed.relayEstimate(p.Bitrate)
 		}
 	})
 }

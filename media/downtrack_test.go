@@ -2,6 +2,7 @@ package media
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -164,7 +165,7 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 	f, _ := testFeed(vp8Codec())
 	var sent int
-	f.src = &source{requestKeyframe: func() { sent++ }}
+	f.src = &source{up: Upstream{RequestKeyframe: func() { sent++ }}}
 	for i := 0; i < 100; i++ {
 		f.RequestKeyframe()
 	}
@@ -178,6 +179,28 @@ func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 		t.Fatalf("%d keyframe requests after the interval, want 2", sent)
 	}
 	audio, _ := testFeed(Codecs()[0])
-	audio.src = &source{requestKeyframe: func() { t.Fatal("keyframe requested for audio") }}
+	audio.src = &source{up: Upstream{RequestKeyframe: func() { t.Fatal("keyframe requested for audio") }}}
 	audio.RequestKeyframe()
+}
+
+// Receivers' estimates reach the publisher at most once per EstimateInterval,
+// and only when the upstream takes them (calls, not lives).
+func TestEstimatesAreRelayedAndCoalesced(t *testing.T) {
+	f, _ := testFeed(vp8Codec())
+	f.lastEstimate.Store(-int64(EstimateInterval)) // as NewFeed does
+	f.src = &source{up: Upstream{}}
+	f.relayEstimate(1e6) // a live's feed: nowhere to go, nothing breaks
+	var got []float32
+	f.src = &source{up: Upstream{Estimate: func(bps float32) { got = append(got, bps) }}}
+	for i := 0; i < 50; i++ {
+		f.relayEstimate(float32(300_000 + i))
+	}
+	if len(got) != 1 || got[0] != 300_000 {
+		t.Fatalf("relayed %v from 50 estimates at once, want [300000]", got)
+	}
+	f.lastEstimate.Store(int64(time.Since(f.start)) - int64(EstimateInterval))
+	f.relayEstimate(250_000)
+	if len(got) != 2 || got[1] != 250_000 {
+		t.Fatalf("after an interval relayed %v, want a second estimate 250000", got)
+	}
 }

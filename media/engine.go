@@ -164,7 +164,8 @@ func growBuffers(conn *net.UDPConn, log *slog.Logger) {
 }
 
 // newAPI registers only what each side needs: every interceptor costs CPU per packet.
-// Publisher connections generate NACKs and receiver reports toward the host;
+// Publisher connections generate NACKs, receiver reports and transport-wide
+// congestion control feedback toward the host;
 // subscriber connections run no interceptor at all: NACKs, PLIs and reports toward
 // viewers are handled by the down tracks from the shared packet cache.
 func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
@@ -172,8 +173,16 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 	if err := RegisterCodecs(me); err != nil {
 		return nil, err
 	}
+	// Receivers may send REMB: a call relays it to the sender (Upstream.Estimate),
+	// and senders must know we may send it.
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
 	ir := &interceptor.Registry{}
 	if publisher {
+		// Transport-wide congestion control feedback lets each publisher's own
+		// estimator (browsers' GCC) fit its uplink.
+		if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+			return nil, fmt.Errorf("media: twcc feedback: %w", err)
+		}
 		gen, err := nack.NewGeneratorInterceptor()
 		if err != nil {
 			return nil, fmt.Errorf("media: nack generator: %w", err)

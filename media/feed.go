@@ -68,7 +68,9 @@ type Feed struct {
 	clock  atomic.Pointer[clockMapping] // from the publisher's sender reports
 	// lastKeyframeRequest is the monotonic time (ns since start) of the last PLI.
 	lastKeyframeRequest atomic.Int64
-	start               time.Time
+	// lastEstimate is the monotonic time (ns since start) of the last relayed REMB.
+	lastEstimate atomic.Int64
+	start        time.Time
 
 	srcMu sync.Mutex
 	src   *source
@@ -96,10 +98,10 @@ func newCacheFor(kind webrtc.RTPCodecType) *packetcache.Cache {
 
 // source is one attached publisher stream and its reader goroutine.
 type source struct {
-	track           RemoteTrack
-	requestKeyframe func()
-	stopped         atomic.Bool
-	done            chan struct{}
+	track   RemoteTrack
+	up      Upstream
+	stopped atomic.Bool
+	done    chan struct{}
 }
 
 // NewFeed starts a feed's workers. It forwards nothing until Attach.
@@ -137,6 +139,7 @@ func NewFeed(cfg FeedConfig) *Feed {
 		f.flush = func() {}
 	}
 	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))
+	f.lastEstimate.Store(-int64(EstimateInterval))
 	for i := 0; i < cfg.Workers; i++ {
 		s := newShard(f)
 		f.shards = append(f.shards, s)
@@ -156,11 +159,22 @@ func (f *Feed) Codec() webrtc.RTPCodecParameters { return f.codec }
 // Stats returns the feed's counters.
 func (f *Feed) Stats() *Stats { return &f.stats }
 
+// Upstream is how a feed reaches its publisher. Either function may be nil.
+type Upstream struct {
+	// RequestKeyframe sends a PLI to the publisher; the feed rate-limits it.
+	RequestKeyframe func()
+	// Estimate sends the receivers' bandwidth estimate (REMB) to the publisher,
+	// so its encoder fits their downlink. Set it only where one receiver's
+	// estimate may bound the sender (a 1:1 call): in a live, one viewer on a
+	// bad network must not lower everyone's quality.
+	Estimate func(bitsPerSecond float32)
+}
+
 // Attach makes t the feed's source, replacing (and stopping) any earlier one, so
 // that viewers continue on the new stream without renegotiation. reports is the
 // publisher's RTCP for t (its *webrtc.RTPReceiver), read for sender reports; it
-// may be nil. requestKeyframe sends a PLI to the publisher; the feed rate-limits it.
-func (f *Feed) Attach(t RemoteTrack, reports RTCPReader, requestKeyframe func()) {
+// may be nil. up reaches the publisher with keyframe requests and estimates.
+func (f *Feed) Attach(t RemoteTrack, reports RTCPReader, up Upstream) {
 	f.srcMu.Lock()
 	defer f.srcMu.Unlock()
 	select {
@@ -171,7 +185,7 @@ func (f *Feed) Attach(t RemoteTrack, reports RTCPReader, requestKeyframe func())
 	f.detachLocked()
 	f.cache.Reset()
 	epoch := f.epoch.Add(1)
-	s := &source{track: t, requestKeyframe: requestKeyframe, done: make(chan struct{})}
+	s := &source{track: t, up: up, done: make(chan struct{})}
 	f.src = s
 	f.wg.Add(1)
 	// Reader: owned by the feed, ends when the track ends, a newer source replaces
@@ -230,11 +244,32 @@ func (f *Feed) RequestKeyframe() {
 	f.srcMu.Lock()
 	src := f.src
 	f.srcMu.Unlock()
-	if src == nil || src.requestKeyframe == nil {
+	if src == nil || src.up.RequestKeyframe == nil {
 		return
 	}
 	f.stats.KeyframeRequests.Add(1)
-	src.requestKeyframe()
+	src.up.RequestKeyframe()
+}
+
+// EstimateInterval is the shortest time between two bandwidth estimates relayed
+// to a publisher: receivers send REMB about once a second, faster when it drops.
+const EstimateInterval = 250 * time.Millisecond
+
+// relayEstimate passes a receiver's bandwidth estimate to the publisher, when
+// the feed's upstream takes estimates, at most once per EstimateInterval.
+func (f *Feed) relayEstimate(bitsPerSecond float32) {
+	f.srcMu.Lock()
+	src := f.src
+	f.srcMu.Unlock()
+	if src == nil || src.up.Estimate == nil {
+		return
+	}
+	now := int64(time.Since(f.start))
+	last := f.lastEstimate.Load()
+	if now-last < int64(EstimateInterval) || !f.lastEstimate.CompareAndSwap(last, now) {
+		return
+	}
+	src.up.Estimate(bitsPerSecond)
 }
 
 // read stores each packet once in the cache and hands its index to the workers.

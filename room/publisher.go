@@ -7,6 +7,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/talkrelay/talkrelay/media"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
@@ -45,10 +46,16 @@ func newPublisher(p *Participant) (*publisher, error) {
 			kind = kindVideo
 		}
 		ssrc := uint32(t.SSRC())
-		pli := func() {
+		up := media.Upstream{RequestKeyframe: func() {
 			_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		}}
+		if kind == kindVideo && p.room.kind == kindCallRoom {
+			// In a call the one receiver's downlink bounds what the sender should send.
+			up.Estimate = func(bps float32) {
+				_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{ssrc}}})
+			}
 		}
-		p.room.publish(p, kind, t, recv, pli)
+		p.room.publish(p, kind, t, recv, up)
 	})
 	return pub, nil
 }

@@ -220,7 +220,7 @@ func (r *Room) closeIfEmptyLocked() bool {
 // publish attaches a track the host's connection received. A feed of the same
 // codec continues (viewers see one stream across a host reconnect); a new codec
 // gets a new feed and renegotiates the viewers.
-func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, pli func()) {
+func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, up media.Upstream) {
 	codec, ok := canonicalCodec(t.Codec())
 	if !ok {
 		p.log.Warn("published codec not forwardable", "mime", t.Codec().MimeType)
@@ -260,7 +260,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		r.system(p.grant.Name + " started a live talk")
 	}
 
-	f.Attach(t, recv, pli)
+	f.Attach(t, recv, up)
 	f.RequestKeyframe()
 	if old != nil || len(viewers) > 0 {
 		for _, v := range viewers {

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -29,6 +31,7 @@ type phone struct {
 	vt, at *webrtc.TrackLocalStaticRTP
 	cancel context.CancelFunc
 	done   chan error
+	onRTCP func(webrtc.TrackLocal, rtcp.Packet) // sees the SFU's RTCP about published tracks
 }
 
 // connect joins identity as a caller device.
@@ -143,7 +146,7 @@ func (ph *phone) publishOptions() client.PublishOptions {
 		if t == ph.vt && ph.video != nil {
 			ph.video.RequestKeyframe()
 		}
-	}}
+	}, OnRTCP: ph.onRTCP}
 }
 
 // startPacing (re)starts the pacer over the tracks published so far.
@@ -509,5 +512,80 @@ func TestCallReconnectWithinGrace(t *testing.T) {
 	got := alice.ended(c.ID)
 	if got.Reason != "dropped" {
 		t.Errorf("after the grace: %+v, want reason dropped", got)
+	}
+}
+
+// Each sender gets feedback to adapt: transport-wide congestion feedback on its
+// uplink from the SFU, and the receiver's bandwidth estimate (REMB) relayed from
+// the other side of the call.
+func TestCallBandwidthFeedbackReachesSender(t *testing.T) {
+	e := newEnv(t, callerTweak)
+	alice, bob := e.connect("alice"), e.connect("bob")
+	var twcc, remb atomic.Int64
+	var lastREMB atomic.Uint64
+	alice.onRTCP = func(_ webrtc.TrackLocal, p rtcp.Packet) {
+		switch p := p.(type) {
+		case *rtcp.TransportLayerCC:
+			twcc.Add(1)
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			remb.Add(1)
+			lastREMB.Store(uint64(p.Bitrate))
+		}
+	}
+	e.talk(alice, bob, "video")
+	bob.receivesMore(true)
+	waitFor(t, 5*time.Second, "TWCC feedback at alice's publisher", func() bool { return twcc.Load() > 0 })
+
+	video, _ := bob.rec.snapshot()
+	est := &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 250_000, SSRCs: []uint32{video[0].ssrc}}
+	waitFor(t, 5*time.Second, "bob's REMB relayed to alice", func() bool {
+		if err := bob.c.Subscriber().WriteRTCP([]rtcp.Packet{est}); err != nil {
+			t.Fatal(err)
+		}
+		return remb.Load() > 0
+	})
+	if got := lastREMB.Load(); got != 250_000 {
+		t.Errorf("alice got an estimate of %d bps, want bob's 250000", got)
+	}
+}
+
+// A call has the rooms' chat (same channel, same moderation) and mute: turning
+// the camera off tells the other side whose camera it was and stops its video.
+func TestCallChatAndMute(t *testing.T) {
+	e := newEnv(t, callerTweak, func(c *server.Config) { c.ChatBlockedWords = []string{"spoiler"} })
+	alice, bob := e.connect("alice"), e.connect("bob")
+	e.talk(alice, bob, "video")
+	ca, cb := newChatter(t, alice.c), newChatter(t, bob.c)
+	ca.send(t, map[string]any{"type": "send", "id": "1", "text": "can you see me?"})
+	cb.send(t, map[string]any{"type": "send", "id": "2", "text": "a big spoiler"})
+	waitFor(t, 5*time.Second, "bob reads alice", func() bool {
+		m := cb.messages()
+		return len(m) == 1 && m[0].From == "alice" && m[0].Text == "can you see me?"
+	})
+	waitFor(t, 5*time.Second, "moderation in calls", func() bool {
+		f, ok := cb.find("error", "2")
+		return ok && f.Error != nil && f.Error.Code == "blocked_word"
+	})
+	if n := len(ca.messages()); n != 1 {
+		t.Errorf("alice has %d messages, want her own only", n)
+	}
+
+	bob.receivesMore(true)
+	if err := alice.c.SetMuted("video", true); err != nil {
+		t.Fatal(err)
+	}
+	m := nextEvent(t, bob.c, wire.TypeTrackMuted, 5*time.Second)
+	if m.Identity != "alice" || m.Kind != "video" || m.Muted == nil || !*m.Muted {
+		t.Fatalf("bob saw %+v, want alice's video muted", m)
+	}
+	time.Sleep(200 * time.Millisecond) // packets in flight
+	v0, a0 := bob.rec.counts()
+	time.Sleep(500 * time.Millisecond)
+	v1, a1 := bob.rec.counts()
+	if v1 != v0 {
+		t.Errorf("%d video packets after the camera went off", v1-v0)
+	}
+	if a1 <= a0 {
+		t.Error("audio stopped with the camera")
 	}
 }
