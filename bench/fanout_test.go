@@ -78,17 +78,40 @@ type pacedSource struct {
 	stop    chan struct{} // closed by SetReadDeadline: the feed is detaching
 	once    sync.Once
 	pkt     []byte
+	// onPacket, if set, sees each packet's index as it is read (lower
+	// simulcast layers follow the high one's pace).
+	onPacket func(i uint64)
+	opened   chan struct{} // if set by gate, reading waits for open
 }
+
+// gate makes the source wait for open before its first packet, so that it can
+// be attached before the viewers are added.
+func (s *pacedSource) gate() *pacedSource {
+	s.opened = make(chan struct{})
+	return s
+}
+
+func (s *pacedSource) open() { close(s.opened) }
 
 func newPacedSource(f *media.Feed, viewers, limit int) *pacedSource {
 	return &pacedSource{feed: f, viewers: uint64(viewers), limit: uint64(limit), done: make(chan struct{}), stop: make(chan struct{}), pkt: vp8Packet(0, 0, true)}
 }
 
 func (s *pacedSource) Read(b []byte) (int, interceptor.Attributes, error) {
+	if s.opened != nil {
+		select {
+		case <-s.opened:
+		case <-s.stop:
+			return 0, nil, io.EOF
+		}
+	}
 	if s.sent == s.limit {
 		close(s.done)
 		<-s.stop
 		return 0, nil, io.EOF
+	}
+	if s.onPacket != nil {
+		s.onPacket(s.sent)
 	}
 	// Keep at most a few packets in flight per worker queue.
 	waitDelivered(s.feed.Stats(), (s.sent-min(s.sent, 8))*s.viewers)

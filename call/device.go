@@ -329,6 +329,16 @@ func (d *Device) Candidate(t wire.Target, c *wire.Candidate) error {
 	return p.Candidate(t, c)
 }
 
+// ICERestart re-offers this side's subscriber in its call with new ICE
+// credentials (see room.Participant.ICERestart).
+func (d *Device) ICERestart(t wire.Target) error {
+	p, err := d.participant()
+	if err != nil {
+		return err
+	}
+	return p.ICERestart(t)
+}
+
 // SetMuted turns this side's mic or camera off or on.
 func (d *Device) SetMuted(kind string, muted bool) error {
 	p, err := d.participant()
@@ -336,6 +346,15 @@ func (d *Device) SetMuted(kind string, muted bool) error {
 		return err
 	}
 	return p.SetMuted(kind, muted)
+}
+
+// SetVideoSize says how large this device shows the other side's video.
+func (d *Device) SetVideoSize(width, height int) error {
+	p, err := d.participant()
+	if err != nil {
+		return err
+	}
+	return p.SetVideoSize(width, height)
 }
 
 // EndLive is not a caller's request.

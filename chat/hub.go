@@ -65,6 +65,15 @@ func (h *Hub) kicked(room, identity string) {
 // newest HistoryOnJoin messages, then every later message live: nothing missing and
 // nothing twice at the seam.
 func (h *Hub) Join(ctx context.Context, roomName string, who Participant, rec Recipient) (*Member, error) {
+	return h.JoinAfter(ctx, roomName, who, rec, 0)
+}
+
+// JoinAfter is Join for a client that already holds the room's messages up to
+// Seq after (it was in the chat before its connection was replaced): instead of
+// the newest HistoryOnJoin it receives every message after that Seq, then the
+// live ones, with nothing missing and nothing twice. More than QueueLimit
+// missed messages come as the newest QueueLimit after a gap. after 0 is Join.
+func (h *Hub) JoinAfter(ctx context.Context, roomName string, who Participant, rec Recipient, after uint64) (*Member, error) {
 	if roomName == "" || who.Identity == "" || rec == nil {
 		return nil, errors.New("chat: join needs a room, an identity and a recipient")
 	}
@@ -92,12 +101,12 @@ func (h *Hub) Join(ctx context.Context, roomName string, who Participant, rec Re
 		return nil, fmt.Errorf("chat: join %s: %w: %w", roomName, ErrStoreFailed, err)
 	}
 	m := &Member{hub: h, room: r, who: who, rec: rec, idx: -1}
-	r.register(m)
+	behind := r.register(m, after)
 	joined = true
 	m.mu.Lock()
 	pending := !m.sendOut() // the backfill goes out now, whatever the room's size
 	m.mu.Unlock()
-	if pending {
+	if pending || behind {
 		r.poke()
 	}
 	return m, nil

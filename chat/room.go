@@ -170,14 +170,24 @@ func (r *room) commit(m Message) {
 
 // register adds m at the room's current head: every Seq up to head goes in its
 // backfill, every later one arrives live, so the seam has no gap and no duplicate.
-func (r *room) register(m *Member) {
+// A member that holds the messages up to after (> 0) gets no backfill: its cursor
+// starts there and the flusher delivers the rest as to any member behind; register
+// reports whether it is behind.
+func (r *room) register(m *Member, after uint64) (behind bool) {
 	slow := r.mod.slowMode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	head := r.head.Load()
-	backfill := r.backfill(head)
+	var backfill []frame
+	if after == 0 {
+		backfill = r.backfill(head)
+	}
 	m.mu.Lock()
 	m.cursor = head
+	if after > 0 && after < head {
+		m.cursor = after
+		behind = true
+	}
 	for _, f := range backfill {
 		m.enqueue(outFrame{b: f.b})
 	}
@@ -188,6 +198,7 @@ func (r *room) register(m *Member) {
 	m.idx = len(r.members)
 	r.members = append(r.members, m)
 	r.count.Store(int64(len(r.members)))
+	return behind
 }
 
 // backfill returns the join backfill frames for head, shared by every member that

@@ -7,6 +7,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/media"
@@ -31,6 +32,9 @@ type APIOptions struct {
 	// NetworkTypes restricts candidate gathering (for example to UDP4 only);
 	// nil keeps pion's default.
 	NetworkTypes []webrtc.NetworkType
+	// Net, if set, is the network pion uses (see package netsim, which imposes
+	// loss and rate caps on what the client receives).
+	Net transport.Net
 }
 
 // NewAPI builds the pion API a client uses: Opus, VP8 and H.264 at the SFU's
@@ -83,6 +87,9 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	if opts.NetworkTypes != nil {
 		se.SetNetworkTypes(opts.NetworkTypes)
 	}
+	if opts.Net != nil {
+		se.SetNet(opts.Net)
+	}
 	switch {
 	case opts.UDPMux != nil:
 		se.SetICEUDPMux(opts.UDPMux)
@@ -104,6 +111,9 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 func newMediaEngine() (*webrtc.MediaEngine, error) {
 	me := &webrtc.MediaEngine{}
 	if err := media.RegisterCodecs(me); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if err := media.RegisterSimulcastExtensions(me); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	return me, nil

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,6 +28,7 @@ type chat struct {
 	once    sync.Once
 	in      chan []byte // server messages for the user
 	dropped atomic.Uint64
+	last    atomic.Uint64 // the newest Seq received (Config.Resume only)
 }
 
 func newChat() *chat {
@@ -45,6 +47,9 @@ func (c *Client) onDataChannel(dc *webrtc.DataChannel) {
 	ch.mu.Unlock()
 	dc.OnOpen(func() { ch.once.Do(func() { close(ch.ready) }) })
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if c.cfg.Resume {
+			ch.note(m.Data)
+		}
 		if c.cfg.OnChat != nil {
 			c.cfg.OnChat(m.Data)
 			return
@@ -81,3 +86,35 @@ func (c *Client) SendChat(b []byte) error {
 	}
 	return nil
 }
+
+// note remembers the newest chat Seq a frame brings (a gap counts: the server
+// said those are not coming), so that a new session's join continues after it.
+func (ch *chat) note(b []byte) {
+	var f struct {
+		Type     string `json:"type"`
+		ID       string `json:"id"`
+		To       uint64 `json:"to"`
+		Messages []struct {
+			Seq uint64 `json:"seq"`
+		} `json:"messages"`
+	}
+	if json.Unmarshal(b, &f) != nil {
+		return
+	}
+	var seq uint64
+	switch {
+	case f.Type == "messages" && f.ID == "" && len(f.Messages) > 0: // history pages carry an id
+		seq = f.Messages[len(f.Messages)-1].Seq
+	case f.Type == "gap":
+		seq = f.To
+	}
+	for {
+		cur := ch.last.Load()
+		if seq <= cur || ch.last.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// lastSeq is the newest chat Seq received, 0 if none (or without Config.Resume).
+func (ch *chat) lastSeq() uint64 { return ch.last.Load() }

@@ -73,16 +73,29 @@ type Config struct {
 	// KeepaliveInterval is how often the client pings so the server does not
 	// close it as idle; 0 means 20 s.
 	KeepaliveInterval time.Duration
+	// Resume keeps the session through a dropped WebSocket (the network
+	// changed or failed): the SDK reconnects by itself with the session's
+	// resume token, retrying with backoff, and the session carries on with its
+	// peer connections, chat and the server's messages of the meantime. Events
+	// shows EventReconnecting when the drop is noticed, then resumed, or joined
+	// if the server started a new session because the resume window had passed
+	// (the subscriber is then negotiated anew, chat continues after the last
+	// message received, and a host must Publish again). It never resumes after
+	// Leave, Close, a fatal error or server_shutdown, nor after the server
+	// closed the socket itself. Off, a dropped WebSocket ends the client.
+	Resume bool
+	// ReconnectTimeout bounds how long a Resume client keeps trying to get
+	// back; 0 means the server's resume window (joined.resume_within_ms). When
+	// it passes, the client ends and Err says why.
+	ReconnectTimeout time.Duration
 }
 
 // Client is one participant's session with the SFU: one WebSocket and up to
 // two peer connections. Its methods are safe for concurrent use.
 type Client struct {
-	cfg    Config
-	api    *webrtc.API
-	log    *slog.Logger
-	ws     *websocket.Conn
-	joined wire.Joined
+	cfg Config
+	api *webrtc.API
+	log *slog.Logger
 
 	ctx    context.Context // ends when the client ends; stops the writer
 	cancel context.CancelFunc
@@ -99,12 +112,15 @@ type Client struct {
 	pubMu sync.Mutex // serialises Publish
 
 	mu          sync.Mutex
+	link        *link                    // the current WebSocket; a resume replaces it
+	joined      wire.Joined              // the latest joined or resumed
 	ended       bool                     // no new goroutines once set
 	err         error                    // why it ended
 	leaving     bool                     // a close by the server is expected
 	fatal       *wire.Error              // last fatal error the server sent
 	shutdownMsg string                   // reason of server_shutdown, if any
 	activeCall  string                   // id of the answered call this device is in
+	pubRestart  *time.Timer              // a publisher ICE restart waiting (see watchPeer)
 	pending     map[string]chan response // request id → waiter
 
 	wg       sync.WaitGroup
@@ -134,7 +150,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
-	ws, early, joined, err := dialAndJoin(ctx, cfg)
+	ws, early, joined, err := dialAndJoin(ctx, cfg, "", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +160,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 		cfg:     cfg,
 		api:     api,
 		log:     log.With("participant", joined.Joined.ParticipantID, "role", joined.Joined.Role),
-		ws:      ws,
+		link:    newLink(ws),
 		joined:  *joined.Joined,
 		ctx:     cctx,
 		cancel:  cancel,
@@ -162,7 +178,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 	go c.writeLoop()
 	go c.readLoop(early)
 	go c.keepalive()
-	c.log.Debug("joined", "room", c.joined.Room)
+	c.log.Debug("joined", "room", joined.Joined.Room)
 	return c, nil
 }
 
@@ -185,11 +201,17 @@ func (c *Client) keepalive() {
 	}
 }
 
-// Joined returns the server's description of the room at join time.
-func (c *Client) Joined() wire.Joined { return c.joined }
+// Joined returns the server's description of the room at join time (at the
+// latest resume, with Config.Resume).
+func (c *Client) Joined() wire.Joined {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.joined
+}
 
 // Events delivers every server message other than offer, answer and
-// candidate (those the SDK handles), in order, starting with joined. It is
+// candidate (those the SDK handles), in order, starting with joined; with
+// Config.Resume also EventReconnecting (made by the SDK) and resumed. It is
 // buffered; if the user does not drain it, further events are dropped and
 // counted by DroppedEvents so a slow user cannot stall signaling. It is closed
 // once the connection ended.
@@ -260,15 +282,16 @@ func (c *Client) end(err error, graceful bool) {
 			ch <- response{err: ErrClosed}
 			delete(c.pending, id)
 		}
+		ws := c.link.ws
 		c.mu.Unlock()
 
 		var errs []error
 		if graceful {
-			if err := c.ws.Close(websocket.StatusNormalClosure, ""); err != nil {
+			if err := ws.Close(websocket.StatusNormalClosure, ""); err != nil {
 				c.log.Debug("websocket close", "err", err)
 			}
 		} else {
-			_ = c.ws.CloseNow()
+			_ = ws.CloseNow()
 		}
 		c.cancel()
 		errs = append(errs, c.pub.close(), c.sub.close())

@@ -46,7 +46,9 @@ func wsURL(base string) (string, error) {
 // goroutine exists, so a refused join leaves nothing behind. Messages that
 // arrive between the reply and the start of the reader would be in the
 // returned slice (the server is not expected to send any before joined).
-func dialAndJoin(ctx context.Context, cfg Config) (*websocket.Conn, []wire.Message, wire.Message, error) {
+// resume and chatAfter, when set, ask to take a dropped session back; the
+// reply is then resumed, or joined for a new session.
+func dialAndJoin(ctx context.Context, cfg Config, resume string, chatAfter uint64) (*websocket.Conn, []wire.Message, wire.Message, error) {
 	addr, err := wsURL(cfg.URL)
 	if err != nil {
 		return nil, nil, wire.Message{}, err
@@ -61,7 +63,7 @@ func dialAndJoin(ctx context.Context, cfg Config) (*websocket.Conn, []wire.Messa
 		return nil, nil, wire.Message{}, err
 	}
 
-	b, err := json.Marshal(wire.Message{Type: wire.TypeJoin, Token: cfg.Token, Room: cfg.Room})
+	b, err := json.Marshal(wire.Message{Type: wire.TypeJoin, Token: cfg.Token, Room: cfg.Room, Resume: resume, ChatAfter: chatAfter})
 	if err != nil {
 		return fail(fmt.Errorf("client: encode join: %w", err))
 	}
@@ -79,7 +81,7 @@ func dialAndJoin(ctx context.Context, cfg Config) (*websocket.Conn, []wire.Messa
 			return fail(fmt.Errorf("client: waiting for joined: %w", err))
 		}
 		switch {
-		case m.Type == wire.TypeJoined && m.Joined != nil:
+		case (m.Type == wire.TypeJoined || m.Type == wire.TypeResumed) && m.Joined != nil:
 			return ws, early, m, nil
 		case m.Type == wire.TypeError && m.Error != nil:
 			// A refusal is final whatever its fatal flag: we are not joined.
@@ -115,6 +117,7 @@ func truncate(b []byte, n int) string {
 
 // readLoop is the client's only reader. It handles signaling inline, in
 // arrival order, so candidates never overtake the descriptions they belong to.
+// With Config.Resume it also reconnects a dropped WebSocket (see resume).
 func (c *Client) readLoop(early []wire.Message) {
 	defer c.wg.Done()
 	defer close(c.events)
@@ -122,12 +125,20 @@ func (c *Client) readLoop(early []wire.Message) {
 		c.dispatch(m)
 	}
 	for {
-		m, err := readMessage(c.ctx, c.ws)
-		if err != nil {
+		ws := c.currentLink().ws
+		m, err := readMessage(c.ctx, ws)
+		if err == nil {
+			c.dispatch(m)
+			continue
+		}
+		if !c.resumable(err) {
 			c.end(c.readFailure(err), false)
 			return
 		}
-		c.dispatch(m)
+		if err := c.resume(err); err != nil {
+			c.end(err, false)
+			return
+		}
 	}
 }
 
@@ -239,21 +250,46 @@ func (c *Client) writeLoop() {
 		case <-c.ctx.Done():
 			return
 		case b := <-c.out:
-			wctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				if c.ctx.Err() == nil {
-					// The reader usually learns why right after a failed write (a
-					// fatal error, a shutdown): let it end the client with that reason.
-					select {
-					case <-c.done:
-					case <-time.After(time.Second):
-						c.end(fmt.Errorf("client: write: %w", err), false)
-					}
-				}
+			if !c.write(b) {
 				return
 			}
+		}
+	}
+}
+
+// write sends b on the current WebSocket. When that fails, and the reader
+// resumes the session on a new one, b goes there; it reports false once the
+// client has ended.
+func (c *Client) write(b []byte) bool {
+	for {
+		l := c.currentLink()
+		wctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+		err := l.ws.Write(wctx, websocket.MessageText, b)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if c.ctx.Err() != nil {
+			return false
+		}
+		// The reader usually learns why right after a failed write (a fatal
+		// error, a shutdown, a drop it resumes from): let it decide.
+		select {
+		case <-l.next:
+			continue
+		case <-c.done:
+			return false
+		case <-time.After(time.Second):
+		}
+		if !c.cfg.Resume {
+			c.end(fmt.Errorf("client: write: %w", err), false)
+			return false
+		}
+		_ = l.ws.CloseNow() // the reader fails at once and resumes or ends
+		select {
+		case <-l.next:
+		case <-c.done:
+			return false
 		}
 	}
 }

@@ -45,7 +45,7 @@ func newPeer(c *Client, target wire.Target) *peer {
 // servers the SFU handed out in joined.
 func (p *peer) configuration() webrtc.Configuration {
 	var cfg webrtc.Configuration
-	for _, s := range p.c.joined.ICEServers {
+	for _, s := range p.c.Joined().ICEServers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{
 			URLs: s.URLs, Username: s.Username, Credential: s.Credential,
 		})
@@ -64,6 +64,7 @@ func (p *peer) open() (*webrtc.PeerConnection, error) {
 	pc.OnICECandidate(func(ic *webrtc.ICECandidate) { p.onLocalCandidate(pc, ic) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Debug("connection state", "state", s.String())
+		p.c.watchPeer(p, s)
 	})
 
 	p.mu.Lock()
@@ -206,6 +207,15 @@ func (p *peer) markSignaled() {
 		p.sendCandidate(init)
 	}
 	p.localQueue = nil
+}
+
+// holdCandidates holds local candidates again until markSignaled: an ICE
+// restart gathers new ones, which must not reach the server before the
+// description with their credentials.
+func (p *peer) holdCandidates() {
+	p.mu.Lock()
+	p.signaled = false
+	p.mu.Unlock()
 }
 
 // sendCandidate queues one local candidate; called with p.mu held so that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -34,6 +35,37 @@ func (c *Client) Publish(ctx context.Context, opts PublishOptions, tracks ...web
 	if len(tracks) == 0 {
 		return nil, errors.New("client: publish: no tracks")
 	}
+	groups := make([][]webrtc.TrackLocal, len(tracks))
+	for i, t := range tracks {
+		groups[i] = []webrtc.TrackLocal{t}
+	}
+	return c.publishGroups(ctx, opts, groups)
+}
+
+// PublishSimulcast is Publish with one video track sent as simulcast layers:
+// layers are the same video at different sizes and bitrates, lowest first,
+// each made with webrtc.WithRTPStreamID (its RID, e.g. "q", "h", "f"); others
+// (audio) are published beside it. The SFU sends each viewer one layer and
+// tells this client, with layers messages, which layers anyone watches.
+func (c *Client) PublishSimulcast(ctx context.Context, opts PublishOptions, layers []webrtc.TrackLocal, others ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
+	if len(layers) == 0 {
+		return nil, errors.New("client: publish simulcast: no layers")
+	}
+	for _, l := range layers {
+		if l.RID() == "" {
+			return nil, fmt.Errorf("client: publish simulcast: layer %q has no RID", l.ID())
+		}
+	}
+	groups := [][]webrtc.TrackLocal{layers}
+	for _, t := range others {
+		groups = append(groups, []webrtc.TrackLocal{t})
+	}
+	return c.publishGroups(ctx, opts, groups)
+}
+
+// publishGroups publishes one sendonly transceiver per group, the group's
+// tracks being its encodings.
+func (c *Client) publishGroups(ctx context.Context, opts PublishOptions, groups [][]webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
 	if pc := c.pub.conn(); pc != nil {
@@ -45,31 +77,37 @@ func (c *Client) Publish(ctx context.Context, opts PublishOptions, tracks ...web
 		c.pub.reset()
 	}
 
-	senders, err := c.negotiatePublisher(ctx, tracks)
+	senders, err := c.negotiatePublisher(ctx, groups)
 	if err != nil {
 		c.pub.reset()
 		return nil, err
 	}
-	for _, s := range senders {
-		if !c.spawn(func() { c.readSenderRTCP(s, opts) }) {
+	for i, s := range senders {
+		if !c.readEncodingsRTCP(s, groups[i], opts) {
 			return nil, ErrClosed
 		}
 	}
 	return senders, nil
 }
 
-func (c *Client) negotiatePublisher(ctx context.Context, tracks []webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
+func (c *Client) negotiatePublisher(ctx context.Context, groups [][]webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
 	pc, err := c.pub.open()
 	if err != nil {
 		return nil, err
 	}
-	senders := make([]*webrtc.RTPSender, 0, len(tracks))
-	for _, t := range tracks {
+	senders := make([]*webrtc.RTPSender, 0, len(groups))
+	for _, g := range groups {
+		t := g[0]
 		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{
 			Direction: webrtc.RTPTransceiverDirectionSendonly,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("client: publish %s track %q: %w", t.Kind(), t.ID(), err)
+		}
+		for _, enc := range g[1:] {
+			if err := tr.Sender().AddEncoding(enc); err != nil {
+				return nil, fmt.Errorf("client: publish layer %q: %w", enc.RID(), err)
+			}
 		}
 		senders = append(senders, tr.Sender())
 	}
@@ -103,22 +141,38 @@ func (c *Client) negotiatePublisher(ctx context.Context, tracks []webrtc.TrackLo
 // interceptors, and turns PLI and FIR into keyframe requests. It ends when
 // the connection closes; a malformed packet is skipped, not fatal.
 func (c *Client) readSenderRTCP(s *webrtc.RTPSender, opts PublishOptions) {
+	c.readEncodingRTCP(s.Track(), s.Read, opts)
+}
+
+// readEncodingsRTCP reads the RTCP of every encoding of a sender: a simulcast
+// sender's layers each get their own, and callbacks name the layer's track.
+func (c *Client) readEncodingsRTCP(s *webrtc.RTPSender, layers []webrtc.TrackLocal, opts PublishOptions) bool {
+	for i, t := range layers {
+		read := s.Read
+		if i > 0 {
+			rid := t.RID()
+			read = func(b []byte) (int, interceptor.Attributes, error) { return s.ReadSimulcast(b, rid) }
+		}
+		if !c.spawn(func() { c.readEncodingRTCP(t, read, opts) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) readEncodingRTCP(t webrtc.TrackLocal, read func([]byte) (int, interceptor.Attributes, error), opts PublishOptions) {
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := s.Read(buf)
+		n, _, err := read(buf)
 		if err != nil {
 			return
 		}
-		if opts.OnKeyframeRequest == nil && opts.OnRTCP == nil {
+		if t == nil || (opts.OnKeyframeRequest == nil && opts.OnRTCP == nil) {
 			continue
 		}
 		pkts, err := rtcp.Unmarshal(buf[:n])
 		if err != nil {
 			c.log.Debug("bad rtcp from server", "err", err)
-			continue
-		}
-		t := s.Track()
-		if t == nil {
 			continue
 		}
 		for _, p := range pkts {

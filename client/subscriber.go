@@ -22,6 +22,8 @@ func (c *Client) onSubscriberOffer(sdp string) error {
 		pc.OnTrack(c.onTrack)
 		pc.OnDataChannel(c.onDataChannel)
 	}
+	// An offer that restarts ICE makes us gather anew: those candidates follow our answer.
+	c.sub.holdCandidates()
 	if err := c.sub.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return err
 	}

@@ -129,13 +129,17 @@ func (c Config) withDefaults() Config {
 }
 
 // metricsURL is where the SFU's CPU counter is scraped.
-func (c Config) metricsURL() (string, error) {
-	if c.MetricsURL != "" {
-		return c.MetricsURL, nil
+func (c Config) metricsURL() (string, error) { return metricsURLFor(c.URL, c.MetricsURL) }
+
+// metricsURLFor is the metrics endpoint given, or else the SFU's own
+// /metrics.
+func metricsURLFor(sfuURL, metricsURL string) (string, error) {
+	if metricsURL != "" {
+		return metricsURL, nil
 	}
-	u, err := url.JoinPath(c.URL, "metrics")
+	u, err := url.JoinPath(sfuURL, "metrics")
 	if err != nil {
-		return "", fmt.Errorf("loadgen: metrics url from %q: %w", c.URL, err)
+		return "", fmt.Errorf("loadgen: metrics url from %q: %w", sfuURL, err)
 	}
 	return u, nil
 }

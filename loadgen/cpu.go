@@ -80,3 +80,51 @@ func parseCPUSeconds(r io.Reader) (float64, error) {
 	}
 	return 0, errors.New(cpuMetric + " not found")
 }
+
+// cpuWindow reads the SFU's CPU counter and this process's CPU time at the
+// start and end of a measuring window.
+type cpuWindow struct {
+	hc      *http.Client
+	url     string
+	sfu0    float64
+	sfuErr  error
+	self0   time.Duration
+	selfErr error
+}
+
+// startCPUWindow takes the readings at the window's start.
+func startCPUWindow(metricsURL string) *cpuWindow {
+	w := &cpuWindow{hc: &http.Client{}, url: metricsURL}
+	w.sfu0, w.sfuErr = scrapeCPU(context.Background(), w.hc, metricsURL)
+	w.self0, w.selfErr = selfCPU()
+	return w
+}
+
+// cpuUse is what a window cost: the SFU's CPU seconds (nil, with a note
+// saying why, if unknown) and the generator's own CPU time.
+type cpuUse struct {
+	sfu     *float64
+	sfuNote string
+	self    time.Duration
+}
+
+// end takes the readings at the window's end.
+func (w *cpuWindow) end() cpuUse {
+	var u cpuUse
+	self1, selfErr := selfCPU()
+	if w.selfErr == nil && selfErr == nil {
+		u.self = self1 - w.self0
+	}
+	var sfu1 float64
+	err := w.sfuErr
+	if err == nil {
+		sfu1, err = scrapeCPU(context.Background(), w.hc, w.url)
+	}
+	if err != nil {
+		u.sfuNote = err.Error()
+		return u
+	}
+	d := sfu1 - w.sfu0
+	u.sfu = &d
+	return u
+}

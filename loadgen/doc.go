@@ -16,6 +16,11 @@
 //     decryption and pion's per-packet work that would otherwise make the
 //     generator, not the SFU, the bottleneck.
 //
+// RunCall is the call scenario: pairs of caller devices place 1:1 calls,
+// both sides publish and receive (full peers, as above), and the report
+// gives calls connected, setup time from the invite to media both ways,
+// loss and latency.
+//
 // Only loopback and the 198.18.0.0/15 benchmark networks are targeted unless
 // the caller opts in (see CheckTarget): a load generator pointed at someone
 // else's server is an attack.

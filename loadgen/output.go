@@ -35,7 +35,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	row("window", "%.1f s steady after %.1f s warmup; video %s at %d fps", r.DurationS, r.WarmupS, FormatBitrate(r.Bitrate), r.FPS)
 	row("delivered", "%.0f packets/s (%d received of %d expected)", r.DeliveredPPS, r.PacketsReceived, r.PacketsExpected)
 	row("loss", "%.4f%% (%d lost, %d duplicate, %d late)", r.LossRatio*100, r.PacketsLost, r.PacketsDuplicate, r.PacketsLate)
-	row("SFU CPU", "%s", sfuCPU(r))
+	row("SFU CPU", "%s", sfuCPU(r.SFUCPUUsPerPacket, r.SFUCPUSeconds, r.SFUCPUNote))
 	row("loadgen CPU", "%.2f s", r.LoadgenCPUSeconds)
 	row("", "p50\tp95\tp99\tn")
 	dist := func(name string, p *Percentiles) {
@@ -101,14 +101,16 @@ func rejected(r *Report) int {
 	return n
 }
 
-func sfuCPU(r *Report) string {
+// sfuCPU says what the SFU's CPU per delivered packet came to, or why it is
+// unknown.
+func sfuCPU(usPerPacket, seconds *float64, note string) string {
 	switch {
-	case r.SFUCPUUsPerPacket != nil && r.SFUCPUSeconds != nil:
-		return fmt.Sprintf("%.2f µs per delivered packet (%.2f s)", *r.SFUCPUUsPerPacket, *r.SFUCPUSeconds)
-	case r.SFUCPUSeconds != nil:
-		return fmt.Sprintf("%.2f s, no packets delivered", *r.SFUCPUSeconds)
+	case usPerPacket != nil && seconds != nil:
+		return fmt.Sprintf("%.2f µs per delivered packet (%.2f s)", *usPerPacket, *seconds)
+	case seconds != nil:
+		return fmt.Sprintf("%.2f s, no packets delivered", *seconds)
 	}
-	return "not measured: " + r.SFUCPUNote
+	return "not measured: " + note
 }
 
 // WriteCSV writes one row per viewer.

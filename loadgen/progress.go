@@ -3,14 +3,31 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 )
 
 // progress prints a status line every ProgressInterval until ctx ends, then
 // closes done. Its numbers are since each viewer connected, not the window.
 func (r *run) progress(ctx context.Context, done chan<- struct{}) {
+	rxs := make([]*receiver, len(r.viewers))
+	for i, v := range r.viewers {
+		rxs[i] = v.rx
+	}
+	progressLoop(ctx, done, r.cfg.Progress, r.cfg.ProgressInterval, rxs,
+		func(now time.Time, pps float64, expected, received uint64) string {
+			return progressLine(now.Sub(r.began), r.stage.Load().(string),
+				r.connected.Load(), r.cfg.Viewers, pps, expected, received) + r.chatProgress()
+		})
+}
+
+// progressLoop writes line's result to out every interval until ctx ends,
+// then closes done. line is given the packets rxs expected and received
+// since each started and the delivery rate since the last line.
+func progressLoop(ctx context.Context, done chan<- struct{}, out io.Writer, interval time.Duration, rxs []*receiver,
+	line func(now time.Time, pps float64, expected, received uint64) string) {
 	defer close(done)
-	t := time.NewTicker(r.cfg.ProgressInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	var lastRecv uint64
 	last := time.Now()
@@ -20,15 +37,14 @@ func (r *run) progress(ctx context.Context, done chan<- struct{}) {
 			return
 		case now := <-t.C:
 			var expected, received uint64
-			for _, v := range r.viewers {
-				s := v.rx.snapshot(false)
+			for _, rx := range rxs {
+				s := rx.snapshot(false)
 				expected += s.totalExpected
 				received += s.totalReceived
 			}
 			pps := float64(received-lastRecv) / now.Sub(last).Seconds()
 			lastRecv, last = received, now
-			fmt.Fprintln(r.cfg.Progress, progressLine(now.Sub(r.began), r.stage.Load().(string),
-				r.connected.Load(), r.cfg.Viewers, pps, expected, received)+r.chatProgress())
+			fmt.Fprintln(out, line(now, pps, expected, received))
 		}
 	}
 }

@@ -65,6 +65,7 @@ type receiver struct {
 
 	mu         sync.Mutex
 	streams    []*stream
+	first      time.Time // the first packet of any kind
 	firstVideo time.Time
 	firstKey   time.Time
 	latency    reservoir
@@ -92,6 +93,9 @@ func (r *receiver) onPacket(p packetInfo) {
 	}
 	s.jit.push(p.at, p.ts)
 	s.total.add(ext)
+	if r.first.IsZero() {
+		r.first = p.at
+	}
 	if ph == phaseSteady {
 		s.window.add(ext)
 		if p.sentAt > 0 {
@@ -137,7 +141,7 @@ type rxSnapshot struct {
 	// latest RFC 3550 jitter per kind; has* false when no such stream
 	jitterAudioMs, jitterVideoMs float64
 	hasAudio, hasVideo           bool
-	firstVideo, firstKey         time.Time
+	first, firstVideo, firstKey  time.Time
 	latencyMs                    []float64
 }
 
@@ -161,7 +165,7 @@ func (r *receiver) snapshot(withSamples bool) rxSnapshot {
 			s.jitterAudioMs, s.hasAudio = max(s.jitterAudioMs, st.jit.ms()), true
 		}
 	}
-	s.firstVideo, s.firstKey = r.firstVideo, r.firstKey
+	s.first, s.firstVideo, s.firstKey = r.first, r.firstVideo, r.firstKey
 	if withSamples {
 		s.latencyMs = append([]float64(nil), r.latency.vals...)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -227,9 +226,7 @@ func (r *run) launch(ctx, connectCtx, life context.Context, joined, connected, a
 // measure runs the steady window, reading the SFU's and our own CPU time
 // just outside it.
 func (r *run) measure(ctx context.Context, h *host, metricsURL string) windowInfo {
-	hc := &http.Client{}
-	cpu0, cpuErr := scrapeCPU(context.Background(), hc, metricsURL)
-	self0, selfErr := selfCPU()
+	cpu := startCPUWindow(metricsURL)
 	start := time.Now()
 	sent0 := h.sent.Load()
 	r.gate.set(phaseSteady)
@@ -245,20 +242,10 @@ func (r *run) measure(ctx context.Context, h *host, metricsURL string) windowInf
 		r.chat.end()
 	}
 	w := windowInfo{length: time.Since(start), hostSent: h.sent.Load() - sent0, interrupted: !completed}
-	self1, selfErr1 := selfCPU()
-	if selfErr == nil && selfErr1 == nil {
-		w.loadgenCPU = self1 - self0
-	}
-	var cpu1 float64
-	if cpuErr == nil {
-		cpu1, cpuErr = scrapeCPU(context.Background(), hc, metricsURL)
-	}
-	if cpuErr != nil {
-		w.sfuNote = cpuErr.Error()
-		r.log.Warn("SFU CPU not measured", "err", cpuErr)
-	} else {
-		d := cpu1 - cpu0
-		w.sfuCPU = &d
+	use := cpu.end()
+	w.sfuCPU, w.sfuNote, w.loadgenCPU = use.sfu, use.sfuNote, use.self
+	if use.sfu == nil {
+		r.log.Warn("SFU CPU not measured", "err", use.sfuNote)
 	}
 	return w
 }

@@ -3,6 +3,7 @@ package media
 import (
 	"fmt"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -55,6 +56,18 @@ func RegisterCodecs(m *webrtc.MediaEngine) error {
 		}
 		if err := m.RegisterCodec(c, kind); err != nil {
 			return fmt.Errorf("media: register %s: %w", c.MimeType, err)
+		}
+	}
+	return nil
+}
+
+// RegisterSimulcastExtensions registers the RTP header extensions simulcast
+// needs (MID, RID, repaired RID) for video, on the side that sends or receives
+// the layers.
+func RegisterSimulcastExtensions(m *webrtc.MediaEngine) error {
+	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("media: register %s: %w", uri, err)
 		}
 	}
 	return nil

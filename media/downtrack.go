@@ -4,11 +4,14 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/talkrelay/talkrelay/media/codec"
 )
 
 // DownTrack is one viewer's copy of a feed: a webrtc.TrackLocal with its own SSRC,
@@ -26,7 +29,15 @@ type DownTrack struct {
 	pt     uint8
 	writer webrtc.TrackLocalWriter
 
+	// sel picks the layer of a simulcast video feed; nil otherwise.
+	sel *selector
+	// curLayer mirrors layer for other goroutines (keyframe requests).
+	curLayer atomic.Int32
+
 	// Owned by the worker that serves the down track.
+	layer        int // the layer being forwarded
+	lastSrcTS    uint32
+	vp8          vp8Munger
 	started      bool
 	waitKeyframe bool
 	epoch        uint32
@@ -50,13 +61,37 @@ type DownTrack struct {
 // peer connection, then call f.AddDownTrack once the connection is up. rtcpOut
 // (the connection's WriteRTCP) carries its sender reports; nil sends none.
 func NewDownTrack(f *Feed, rtcpOut func([]rtcp.Packet) error) *DownTrack {
-	return &DownTrack{
+	d := &DownTrack{
 		feed:    f,
 		rtcpOut: rtcpOut,
 		// A random start, as RFC 3550 asks, kept above 2^16 so unwrapping never underflows.
 		nextOut:  1<<16 + uint64(rand.N(1<<15)),
 		tsOffset: rand.Uint32(),
 	}
+	if len(f.layers) > 1 && f.kind == webrtc.RTPCodecTypeVideo {
+		d.sel = newSelector(d)
+		d.layer = d.sel.initial()
+		d.curLayer.Store(int32(d.layer))
+	}
+	return d
+}
+
+// SetMaxHeight tells a simulcast down track how large the viewer shows the
+// video: layers taller than height (when known) are not sent. 0 lifts the limit.
+func (d *DownTrack) SetMaxHeight(height int) {
+	if d.sel != nil {
+		d.sel.setMaxHeight(height)
+	}
+}
+
+// Layer is the layer being forwarded, and the one the down track is switching to.
+func (d *DownTrack) Layer() (current, target int) {
+	current = int(d.curLayer.Load())
+	target = current
+	if d.sel != nil {
+		target = d.sel.targetLayer()
+	}
+	return current, target
 }
 
 // Bind implements webrtc.TrackLocal: it picks the negotiated codec matching the feed's.
@@ -124,6 +159,13 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 	if !d.bound.Load() {
 		return false
 	}
+	if int(ref.layer) != d.layer {
+		// Another layer: switch to it only at a keyframe of the one wanted.
+		if d.sel == nil || !ref.keyframe || int(ref.layer) != d.sel.targetLayer() {
+			return false
+		}
+		d.switchLayer(ref, ts)
+	}
 	if !d.started || ref.epoch != d.epoch || ref.resync != d.resync {
 		d.restart(ref)
 	}
@@ -144,10 +186,14 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 	hdr.PayloadType = d.pt
 	hdr.SequenceNumber = uint16(out)
 	hdr.Timestamp = ts + d.tsOffset
+	if d.sel != nil && d.feed.codecKind == codec.VP8 {
+		payload = d.vp8.munge(payload, true)
+	}
 	if _, err := d.writer.WriteRTP(hdr, payload); err != nil {
 		return false
 	}
 	d.lastExt = ref.ext
+	d.lastSrcTS = ts
 	if !d.sentFirst {
 		d.firstSent(ref, now)
 	}
@@ -228,6 +274,9 @@ func (d *DownTrack) resend(hdr *rtp.Header, payload []byte, ext uint64) bool {
 	hdr.PayloadType = d.pt
 	hdr.SequenceNumber = uint16(ext - d.seqBase)
 	hdr.Timestamp += d.tsOffset
+	if d.sel != nil && d.feed.codecKind == codec.VP8 {
+		payload = d.vp8.munge(payload, false)
+	}
 	_, err := d.writer.WriteRTP(hdr, payload)
 	return err == nil
 }
@@ -245,11 +294,22 @@ func (d *DownTrack) ServeRTCP(r RTCPReader) {
 		switch p := p.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.feed.stats.PLIsReceived.Add(1)
-			d.feed.RequestKeyframe()
+			d.feed.requestLayerKeyframe(int(d.curLayer.Load()))
+		case *rtcp.ReceiverReport:
+			if d.sel != nil {
+				for _, r := range p.Reports {
+					if r.SSRC == d.ssrc {
+						d.sel.onReceiverReport(r.FractionLost, time.Now())
+					}
+				}
+			}
 		case *rtcp.TransportLayerNack:
 			d.nack(p)
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			d.feed.relayEstimate(p.Bitrate)
+			if d.sel != nil {
+				d.sel.onREMB(p.Bitrate)
+			}
 		}
 	})
 }

@@ -101,8 +101,8 @@ func TestDownTrackContinuityAcrossMuteAndNewStream(t *testing.T) {
 		t.Fatalf("forwarded %d packets around the mute, want 20", len(w.pkts))
 	}
 	// A new publisher stream: other SSRC, sequence and timestamp spaces.
-	f.cache.Reset()
-	f.epoch.Add(1)
+	f.layers[0].cache.Reset()
+	f.layers[0].epoch.Add(1)
 	seq, ts = 50000, 123456789
 	send(10, true)
 	if len(w.pkts) != 30 {
@@ -165,21 +165,21 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 	f, _ := testFeed(vp8Codec())
 	var sent int
-	f.src = &source{up: Upstream{RequestKeyframe: func() { sent++ }}}
+	f.layers[0].src = &source{up: Upstream{RequestKeyframe: func() { sent++ }}}
 	for i := 0; i < 100; i++ {
 		f.RequestKeyframe()
 	}
 	if sent != 1 {
 		t.Fatalf("%d keyframe requests from 100 PLIs, want 1", sent)
 	}
-	f.lastKeyframeRequest.Add(-int64(KeyframeInterval)) // as if the interval passed
+	f.layers[0].lastKeyframeRequest.Add(-int64(KeyframeInterval)) // as if the interval passed
 	f.RequestKeyframe()
 	f.RequestKeyframe()
 	if sent != 2 {
 		t.Fatalf("%d keyframe requests after the interval, want 2", sent)
 	}
 	audio, _ := testFeed(Codecs()[0])
-	audio.src = &source{up: Upstream{RequestKeyframe: func() { t.Fatal("keyframe requested for audio") }}}
+	audio.layers[0].src = &source{up: Upstream{RequestKeyframe: func() { t.Fatal("keyframe requested for audio") }}}
 	audio.RequestKeyframe()
 }
 
@@ -188,10 +188,10 @@ func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 func TestEstimatesAreRelayedAndCoalesced(t *testing.T) {
 	f, _ := testFeed(vp8Codec())
 	f.lastEstimate.Store(-int64(EstimateInterval)) // as NewFeed does
-	f.src = &source{up: Upstream{}}
+	f.layers[0].src = &source{up: Upstream{}}
 	f.relayEstimate(1e6) // a live's feed: nowhere to go, nothing breaks
 	var got []float32
-	f.src = &source{up: Upstream{Estimate: func(bps float32) { got = append(got, bps) }}}
+	f.layers[0].src = &source{up: Upstream{Estimate: func(bps float32) { got = append(got, bps) }}}
 	for i := 0; i < 50; i++ {
 		f.relayEstimate(float32(300_000 + i))
 	}

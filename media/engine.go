@@ -178,6 +178,10 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
 	ir := &interceptor.Registry{}
 	if publisher {
+		// Simulcast: the layers of one track are told apart by RID.
+		if err := RegisterSimulcastExtensions(me); err != nil {
+			return nil, err
+		}
 		// Transport-wide congestion control feedback lets each publisher's own
 		// estimator (browsers' GCC) fit its uplink.
 		if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {

@@ -33,6 +33,9 @@ type FeedConfig struct {
 	TrackID  string // track id viewers see
 	StreamID string // stream (MediaStream) id viewers see
 	Codec    webrtc.RTPCodecParameters
+	// RIDs names the simulcast layers the publisher sends, lowest first; empty
+	// means one layer. Viewers each receive one layer, switched at keyframes.
+	RIDs []string
 	// CacheSlots is the packet cache size; it must hold a whole GOP for late joiners
 	// to start at once. Default 2048 for video, 256 for audio.
 	CacheSlots int
@@ -45,6 +48,10 @@ type FeedConfig struct {
 	// Metrics receives the feed's latency observations; nil records into
 	// unregistered metrics. Engine.NewFeed sets the engine's.
 	Metrics *metrics.SFU
+	// OnLayersWatched, if set, is called (on any goroutine, never blocking)
+	// when the set of simulcast layers that viewers want may have changed; read
+	// it with WatchedLayers, so the publisher can stop encoding unwatched ones.
+	OnLayersWatched func()
 	// onClose runs once when the feed closes (the engine retires its counters).
 	onClose func(*Feed)
 }
@@ -57,29 +64,25 @@ type Feed struct {
 	kind              webrtc.RTPCodecType
 	codec             webrtc.RTPCodecParameters
 	codecKind         codec.Kind
-	cache             *packetcache.Cache
+	layers            []*layer
 	shards            []*shard
 	flush             func()
 	log               *slog.Logger
 
 	muted  atomic.Bool
-	epoch  atomic.Uint32                // bumped when a new publisher stream attaches
-	resync atomic.Uint32                // bumped on unmute: down tracks restart cleanly
-	clock  atomic.Pointer[clockMapping] // from the publisher's sender reports
-	// lastKeyframeRequest is the monotonic time (ns since start) of the last PLI.
-	lastKeyframeRequest atomic.Int64
+	resync atomic.Uint32 // bumped on unmute: down tracks restart cleanly
 	// lastEstimate is the monotonic time (ns since start) of the last relayed REMB.
 	lastEstimate atomic.Int64
 	start        time.Time
 
-	srcMu sync.Mutex
-	src   *source
+	srcMu sync.Mutex // guards the layers' sources
 
 	stats Stats
 	// Resolved once at creation so that recording is one atomic add.
 	fwdLatency    prometheus.Observer
 	firstKeyframe prometheus.Observer
 	onClose       func(*Feed)
+	onLayers      func()
 	closeOnce     sync.Once
 
 	stop     chan struct{}
@@ -98,6 +101,7 @@ func newCacheFor(kind webrtc.RTPCodecType) *packetcache.Cache {
 
 // source is one attached publisher stream and its reader goroutine.
 type source struct {
+	layer   *layer
 	track   RemoteTrack
 	up      Upstream
 	stopped atomic.Bool
@@ -109,10 +113,6 @@ func NewFeed(cfg FeedConfig) *Feed {
 	kind := webrtc.RTPCodecTypeVideo
 	if cfg.Codec.ClockRate == 48000 {
 		kind = webrtc.RTPCodecTypeAudio
-	}
-	cache := newCacheFor(kind)
-	if cfg.CacheSlots > 0 {
-		cache = packetcache.New(cfg.CacheSlots)
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -127,7 +127,6 @@ func NewFeed(cfg FeedConfig) *Feed {
 		kind:      kind,
 		codec:     cfg.Codec,
 		codecKind: codec.KindOf(cfg.Codec.MimeType),
-		cache:     cache,
 		log:       log.With("track", cfg.TrackID, "codec", cfg.Codec.MimeType),
 		start:     time.Now(),
 		stop:      make(chan struct{}),
@@ -135,10 +134,22 @@ func NewFeed(cfg FeedConfig) *Feed {
 	}
 	f.useMetrics(cfg.Metrics)
 	f.onClose = cfg.onClose
+	f.onLayers = cfg.OnLayersWatched
 	if f.flush == nil {
 		f.flush = func() {}
 	}
-	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))
+	rids := cfg.RIDs
+	if len(rids) == 0 {
+		rids = []string{""}
+	}
+	for i, rid := range rids[:min(len(rids), MaxLayers)] {
+		l := &layer{index: i, rid: rid, cache: newCacheFor(kind)}
+		if cfg.CacheSlots > 0 {
+			l.cache = packetcache.New(cfg.CacheSlots)
+		}
+		l.lastKeyframeRequest.Store(-int64(KeyframeInterval))
+		f.layers = append(f.layers, l)
+	}
 	f.lastEstimate.Store(-int64(EstimateInterval))
 	for i := 0; i < cfg.Workers; i++ {
 		s := newShard(f)
@@ -170,11 +181,22 @@ type Upstream struct {
 	Estimate func(bitsPerSecond float32)
 }
 
-// Attach makes t the feed's source, replacing (and stopping) any earlier one, so
-// that viewers continue on the new stream without renegotiation. reports is the
-// publisher's RTCP for t (its *webrtc.RTPReceiver), read for sender reports; it
-// may be nil. up reaches the publisher with keyframe requests and estimates.
+// Attach makes t the source of the feed's only (or lowest) layer; see AttachLayer.
 func (f *Feed) Attach(t RemoteTrack, reports RTCPReader, up Upstream) {
+	f.AttachLayer(0, t, reports, up)
+}
+
+// AttachLayer makes t the source of layer i, replacing (and stopping) any
+// earlier one, so that viewers continue on the new stream without
+// renegotiation. reports is the publisher's RTCP for t (its
+// *webrtc.RTPReceiver), read for sender reports; it may be nil. up reaches the
+// publisher with keyframe requests and estimates.
+func (f *Feed) AttachLayer(i int, t RemoteTrack, reports RTCPReader, up Upstream) {
+	if i < 0 || i >= len(f.layers) {
+		f.log.Warn("no such layer", "layer", i)
+		return
+	}
+	l := f.layers[i]
 	f.srcMu.Lock()
 	defer f.srcMu.Unlock()
 	select {
@@ -182,38 +204,63 @@ func (f *Feed) Attach(t RemoteTrack, reports RTCPReader, up Upstream) {
 		return
 	default:
 	}
-	f.detachLocked()
-	f.cache.Reset()
-	epoch := f.epoch.Add(1)
-	s := &source{track: t, up: up, done: make(chan struct{})}
-	f.src = s
+	f.detachLocked(l)
+	l.cache.Reset()
+	epoch := l.epoch.Add(1)
+	s := &source{layer: l, track: t, up: up, done: make(chan struct{})}
+	l.src = s
 	f.wg.Add(1)
 	// Reader: owned by the feed, ends when the track ends, a newer source replaces
 	// it, or the feed closes.
 	go f.read(s)
 	if reports != nil {
 		// Report reader: owned by the source, ends when its receiver stops.
-		go f.serveReports(reports, epoch)
+		go f.serveReports(l, reports, epoch)
 	}
 }
 
-// Detach stops reading the current source, if any. Viewers keep their down tracks
-// and continue when a new source attaches.
+// Detach stops reading the layers' sources. Viewers keep their down tracks and
+// continue when new sources attach.
 func (f *Feed) Detach() {
 	f.srcMu.Lock()
 	defer f.srcMu.Unlock()
-	f.detachLocked()
+	for _, l := range f.layers {
+		f.detachLocked(l)
+	}
 }
 
-func (f *Feed) detachLocked() {
-	if f.src == nil {
+func (f *Feed) detachLocked(l *layer) {
+	if l.src == nil {
 		return
 	}
-	f.src.stopped.Store(true)
-	_ = f.src.track.SetReadDeadline(time.Now())
-	<-f.src.done
-	f.src = nil
+	l.src.stopped.Store(true)
+	_ = l.src.track.SetReadDeadline(time.Now())
+	<-l.src.done
+	l.src = nil
 }
+
+// WatchedLayers returns the RIDs of the simulcast layers some viewer wants.
+func (f *Feed) WatchedLayers() []string {
+	var out []string
+	for _, l := range f.layers {
+		if l.watchers.Load() > 0 {
+			out = append(out, l.rid)
+		}
+	}
+	return out
+}
+
+func (f *Feed) layersChanged() {
+	if f.onLayers != nil {
+		f.onLayers()
+	}
+}
+
+// Layers is the number of layers the feed carries (1 without simulcast).
+func (f *Feed) Layers() int { return len(f.layers) }
+
+// LayerRID is layer i's RID ("" without simulcast).
+func (f *Feed) LayerRID(i int) string { return f.layers[i].rid }
 
 // SetMuted stops (true) or resumes (false) forwarding. On resume, video viewers
 // wait for a keyframe, which the feed requests at once.
@@ -230,19 +277,28 @@ func (f *Feed) SetMuted(muted bool) {
 // Muted reports whether forwarding is stopped by the publisher.
 func (f *Feed) Muted() bool { return f.muted.Load() }
 
-// RequestKeyframe asks the publisher for a keyframe unless one was asked for
-// within KeyframeInterval. Safe from any goroutine.
+// RequestKeyframe asks the publisher for a keyframe on every layer, each
+// unless one was asked for within KeyframeInterval. Safe from any goroutine.
 func (f *Feed) RequestKeyframe() {
-	if f.kind != webrtc.RTPCodecTypeVideo {
+	for i := range f.layers {
+		f.requestLayerKeyframe(i)
+	}
+}
+
+// requestLayerKeyframe asks for a keyframe of layer i unless one was asked
+// for within KeyframeInterval.
+func (f *Feed) requestLayerKeyframe(i int) {
+	if f.kind != webrtc.RTPCodecTypeVideo || i < 0 || i >= len(f.layers) {
 		return
 	}
+	l := f.layers[i]
 	now := int64(time.Since(f.start))
-	last := f.lastKeyframeRequest.Load()
-	if now-last < int64(KeyframeInterval) || !f.lastKeyframeRequest.CompareAndSwap(last, now) {
+	last := l.lastKeyframeRequest.Load()
+	if now-last < int64(KeyframeInterval) || !l.lastKeyframeRequest.CompareAndSwap(last, now) {
 		return
 	}
 	f.srcMu.Lock()
-	src := f.src
+	src := l.src
 	f.srcMu.Unlock()
 	if src == nil || src.up.RequestKeyframe == nil {
 		return
@@ -259,7 +315,7 @@ const EstimateInterval = 250 * time.Millisecond
 // the feed's upstream takes estimates, at most once per EstimateInterval.
 func (f *Feed) relayEstimate(bitsPerSecond float32) {
 	f.srcMu.Lock()
-	src := f.src
+	src := f.layers[0].src
 	f.srcMu.Unlock()
 	if src == nil || src.up.Estimate == nil {
 		return
@@ -277,7 +333,7 @@ func (f *Feed) read(s *source) {
 	defer f.wg.Done()
 	defer close(s.done)
 	buf := make([]byte, packetcache.MaxPacketSize)
-	in := ingress{epoch: f.epoch.Load()}
+	in := ingress{layer: s.layer, epoch: s.layer.epoch.Load()}
 	for {
 		n, _, err := s.track.Read(buf)
 		if s.stopped.Load() {
@@ -302,6 +358,7 @@ func (f *Feed) read(s *source) {
 
 // ingress is the reader's state for one source.
 type ingress struct {
+	layer     *layer
 	epoch     uint32
 	keyTS     uint32 // timestamp of the last keyframe start
 	haveKeyTS bool
@@ -321,15 +378,25 @@ func (f *Feed) store(in *ingress, pkt []byte) (packetRef, bool) {
 		ts := rtpTimestamp(pkt)
 		key = !in.haveKeyTS || ts != in.keyTS
 		in.keyTS, in.haveKeyTS = ts, true
+		if key && f.codecKind == codec.VP8 {
+			if w, h, ok := codec.VP8KeyframeSize(payload); ok {
+				in.layer.width.Store(uint32(w))
+				in.layer.height.Store(uint32(h))
+			}
+		}
 	}
-	ext, ok := f.cache.Store(seq, pkt, key)
+	ext, ok := in.layer.cache.Store(seq, pkt, key)
 	if !ok {
 		f.stats.Late.Add(1)
 		return packetRef{}, false
 	}
 	f.stats.PacketsIn.Add(1)
 	f.stats.BytesIn.Add(uint64(len(pkt)))
-	return packetRef{ext: ext, epoch: in.epoch, resync: f.resync.Load(), keyframe: key, readAt: time.Now().UnixNano()}, true
+	in.layer.bytesIn.Add(uint64(len(pkt)))
+	return packetRef{
+		ext: ext, epoch: in.epoch, resync: f.resync.Load(), keyframe: key, layer: uint8(in.layer.index),
+		readAt: time.Now().UnixNano(),
+	}, true
 }
 
 // AddDownTrack starts forwarding to d, beginning with the cached packets from the

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -68,6 +69,11 @@ func srtpWriter(tb testing.TB) webrtc.TrackLocalWriter {
 // testFeed returns a feed of codec c with no workers running: tests drive a
 // shard by hand, exactly as its worker would.
 func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
+	return testFeedLayers(c, 1)
+}
+
+// testFeedLayers is testFeed with n simulcast layers ("l0", "l1", ...).
+func testFeedLayers(c webrtc.RTPCodecParameters, n int) (*Feed, *shard) {
 	f := &Feed{
 		trackID: "t", streamID: "s", codec: c, codecKind: codec.KindOf(c.MimeType),
 		kind: webrtc.RTPCodecTypeVideo, stop: make(chan struct{}),
@@ -75,14 +81,17 @@ func testFeed(c webrtc.RTPCodecParameters) (*Feed, *shard) {
 	if c.ClockRate == 48000 {
 		f.kind = webrtc.RTPCodecTypeAudio
 	}
-	f.cache = newCacheFor(f.kind)
+	for i := 0; i < n; i++ {
+		l := &layer{index: i, rid: fmt.Sprintf("l%d", i), cache: newCacheFor(f.kind)}
+		l.lastKeyframeRequest.Store(-int64(KeyframeInterval))
+		l.epoch.Store(1)
+		f.layers = append(f.layers, l)
+	}
 	f.useMetrics(nil)
 	f.log = discardLogger()
 	f.start = time.Now()
-	f.lastKeyframeRequest.Store(-int64(KeyframeInterval))
 	s := newShard(f)
 	f.shards = []*shard{s}
-	f.epoch.Store(1)
 	return f, s
 }
 
@@ -112,7 +121,13 @@ func vp8Packet(seq uint16, ts uint32, key bool, size int) []byte {
 
 // ingest does what the feed's reader does with one packet and hands it to s.
 func ingest(f *Feed, s *shard, pkt []byte) packetRef {
-	in := ingress{epoch: f.epoch.Load()}
+	return ingestLayer(f, s, 0, pkt)
+}
+
+// ingestLayer is ingest for layer i of a simulcast feed.
+func ingestLayer(f *Feed, s *shard, i int, pkt []byte) packetRef {
+	l := f.layers[i]
+	in := ingress{layer: l, epoch: l.epoch.Load()}
 	ref, ok := f.store(&in, pkt)
 	if ok && !f.muted.Load() {
 		s.forward(ref)

@@ -15,17 +15,26 @@ const ReportInterval = time.Second
 type clockMapping struct {
 	rtp   uint32
 	at    int64 // Unix nanoseconds when the report arrived
+	ntp   int64 // the publisher's wall clock in the report, Unix nanoseconds
 	epoch uint32
 }
 
 // serveReports reads the publisher's RTCP for one source until it fails,
 // keeping the latest RTP-to-wall-clock mapping of its sender reports.
-func (f *Feed) serveReports(r RTCPReader, epoch uint32) {
+func (f *Feed) serveReports(l *layer, r RTCPReader, epoch uint32) {
 	readRTCP(r, func(p rtcp.Packet) {
 		if sr, ok := p.(*rtcp.SenderReport); ok {
-			f.clock.Store(&clockMapping{rtp: sr.RTPTime, at: time.Now().UnixNano(), epoch: epoch})
+			l.clock.Store(&clockMapping{rtp: sr.RTPTime, at: time.Now().UnixNano(), ntp: ntpToUnixNano(sr.NTPTime), epoch: epoch})
 		}
 	})
+}
+
+// ntpToUnixNano converts a 64-bit NTP timestamp to Unix nanoseconds.
+func ntpToUnixNano(t uint64) int64 {
+	const ntpEpochOffset = 2208988800
+	secs := int64(t>>32) - ntpEpochOffset
+	frac := int64((t & 0xffffffff) * 1e9 >> 32)
+	return secs*1e9 + frac
 }
 
 // readRTCP hands each RTCP packet read from r to handle until r fails;
@@ -50,7 +59,7 @@ func readRTCP(r RTCPReader, handle func(rtcp.Packet)) {
 // report sends d's sender report, mapping the publisher's clock through d's
 // timestamp offset. Called by d's worker, which owns d's counters.
 func (d *DownTrack) report(now time.Time) {
-	m := d.feed.clock.Load()
+	m := d.feed.layers[d.layer].clock.Load()
 	if m == nil || d.rtcpOut == nil || !d.sinceRebase || m.epoch != d.epoch || !d.bound.Load() {
 		return
 	}

@@ -16,9 +16,10 @@ import (
 // into queues.
 type packetRef struct {
 	ext      uint64 // extended sequence number: the cache index
-	epoch    uint32 // publisher stream generation
+	epoch    uint32 // publisher stream generation (of its layer)
 	resync   uint32 // unmute generation
 	keyframe bool
+	layer    uint8 // the simulcast layer it belongs to
 	readAt   int64 // Unix ns when the reader took it, for the forwarding latency
 }
 
@@ -151,12 +152,18 @@ func (s *shard) handle(m ctrlMsg) {
 	case opAdd:
 		m.track.shard.Store(s)
 		m.track.addedAt = time.Now().UnixNano()
+		if m.track.sel != nil {
+			m.track.sel.activate()
+		}
 		s.tracks = append(s.tracks, m.track)
 		s.count.Add(1)
 		s.replay(m.track)
 	case opRemove:
 		for i, d := range s.tracks {
 			if d == m.track {
+				if d.sel != nil {
+					d.sel.deactivate()
+				}
 				last := len(s.tracks) - 1
 				s.tracks[i] = s.tracks[last]
 				s.tracks[last] = nil
@@ -178,7 +185,7 @@ func (s *shard) handle(m ctrlMsg) {
 // header extensions: their ids were negotiated with the publisher, not with the
 // viewer.
 func (s *shard) load(l *loaded, ref packetRef) bool {
-	n, ok := s.feed.cache.Get(ref.ext, l.buf)
+	n, ok := s.feed.layers[ref.layer].cache.Get(ref.ext, l.buf)
 	if !ok {
 		s.feed.stats.CacheMisses.Add(1)
 		return false
@@ -264,20 +271,21 @@ drain:
 // sees a picture at once instead of waiting for the publisher's next keyframe.
 func (s *shard) replay(d *DownTrack) {
 	f := s.feed
-	epoch, resync := f.epoch.Load(), f.resync.Load()
+	ly := f.layers[d.layer]
+	epoch, resync := ly.epoch.Load(), f.resync.Load()
 	if f.muted.Load() {
 		return
 	}
-	key, ok := f.cache.LastKeyframe()
+	key, ok := ly.cache.LastKeyframe()
 	if !ok {
-		f.RequestKeyframe()
+		f.requestLayerKeyframe(d.layer)
 		return
 	}
-	head, _ := f.cache.Head()
+	head, _ := ly.cache.Head()
 	now := time.Now().UnixNano()
 	l := &s.scratch
 	for ext := key; ext <= head; ext++ {
-		ref := packetRef{ext: ext, epoch: epoch, resync: resync, keyframe: ext == key}
+		ref := packetRef{ext: ext, epoch: epoch, resync: resync, keyframe: ext == key, layer: uint8(d.layer)}
 		if !s.load(l, ref) {
 			continue
 		}
@@ -295,7 +303,9 @@ func (s *shard) retransmit(d *DownTrack, seq uint16) {
 		return
 	}
 	l := &s.scratch
-	if !s.load(l, packetRef{ext: ext}) {
+	if !s.load(l, packetRef{ext: ext, layer: uint8(d.layer)}) {
+		// Gone from the cache: only a new keyframe repairs the viewer's picture.
+		s.feed.requestLayerKeyframe(d.layer)
 		return
 	}
 	if d.resend(&l.hdr, l.payload, ext) {

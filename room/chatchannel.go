@@ -40,7 +40,7 @@ func (p *Participant) openChat(pc *webrtc.PeerConnection) error {
 		ctx, cancel := context.WithTimeout(context.Background(), chatRequestTimeout)
 		defer cancel()
 		who := chat.Participant{Identity: p.grant.Identity, Name: p.grant.Name, Host: p.isHost()}
-		member, err := hub.Join(ctx, p.room.name, who, dcRecipient{dc})
+		member, err := hub.JoinAfter(ctx, p.room.name, who, dcRecipient{dc}, p.chatAfter)
 		if err != nil {
 			if !errors.Is(err, chat.ErrBanned) {
 				p.log.Warn("join chat", "err", err)

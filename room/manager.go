@@ -36,6 +36,11 @@ type Config struct {
 	// HostGrace is how long a live survives its host's dropped connection, waiting
 	// for the host to come back. Default 30 s.
 	HostGrace time.Duration
+	// ResumeWindow is how long a participant whose signaling connection dropped
+	// stays in its room, detached, for the client to resume the session (join
+	// with its resume token). A host's HostGrace starts only after it. Default
+	// 30 s; negative: a dropped connection leaves at once.
+	ResumeWindow time.Duration
 	// CountInterval is the least time between two viewer-count pushes. Default 1 s.
 	CountInterval time.Duration
 	// FeedWorkers is the number of fan-out workers per feed; 0 means GOMAXPROCS.
@@ -75,6 +80,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.HostGrace == 0 {
 		cfg.HostGrace = 30 * time.Second
 	}
+	if cfg.ResumeWindow == 0 {
+		cfg.ResumeWindow = 30 * time.Second
+	}
 	if cfg.CountInterval == 0 {
 		cfg.CountInterval = time.Second
 	}
@@ -112,8 +120,12 @@ func (m *Manager) kick(roomName, identity string) {
 func (m *Manager) Lives() LiveStore { return m.cfg.Lives }
 
 // Join admits the bearer of g to its room, reachable through peer, and sends it
-// joined (echoing joinID). Errors are *wire.Error.
+// joined (echoing joinID). Errors are *wire.Error. Enter also resumes sessions.
 func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, error) {
+	return m.join(g, peer, JoinOptions{ID: joinID})
+}
+
+func (m *Manager) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error) {
 	if g.Role != auth.RoleHost && g.Role != auth.RoleViewer {
 		return nil, wire.Errorf(wire.CodeForbidden, "role %q cannot join a live room", g.Role)
 	}
@@ -148,7 +160,7 @@ func (m *Manager) Join(g auth.Grant, peer Peer, joinID string) (*Participant, er
 			m.rooms[g.Room] = r
 		}
 		m.mu.Unlock()
-		p, err := r.join(g, peer, joinID)
+		p, err := r.join(g, peer, o)
 		if err == errRoomClosed {
 			continue // the room emptied and closed as we looked it up: take a fresh one
 		}

@@ -20,13 +20,18 @@ type Participant struct {
 	grant auth.Grant
 	room  *Room
 	peer  Peer
+	sess  *session // peer, in a live room: a session that outlives a dropped connection
 	log   *slog.Logger
+	// chatAfter is the last chat Seq the client held when it joined (JoinOptions).
+	chatAfter uint64
 
-	mu     sync.Mutex
-	pub    *publisher
-	sub    *subscriber
-	chat   *chat.Member
-	closed bool
+	mu  sync.Mutex
+	pub *publisher
+	// maxHeight is how tall the client shows video (video_size; 0: no limit).
+	maxHeight int
+	sub       *subscriber
+	chat      *chat.Member
+	closed    bool
 	// dcOpen is whether the chat data channel counts in the open channels gauge.
 	dcOpen atomic.Bool
 }
@@ -115,6 +120,22 @@ func (p *Participant) SetMuted(kind string, muted bool) error {
 	return nil
 }
 
+// SetVideoSize says how large the client shows video: simulcast layers taller
+// than height are not sent to it (when their size is known). 0 lifts the limit.
+func (p *Participant) SetVideoSize(width, height int) error {
+	if width < 0 || height < 0 || width > 16384 || height > 16384 {
+		return wire.Errorf(wire.CodeBadMessage, "video_size needs a width and height from 0 to 16384")
+	}
+	p.mu.Lock()
+	p.maxHeight = height
+	sub := p.sub
+	p.mu.Unlock()
+	if sub != nil {
+		sub.setMaxHeight(height)
+	}
+	return nil
+}
+
 // EndLive ends the host's live for everyone.
 func (p *Participant) EndLive() error {
 	if p.room.kind == kindCallRoom {
@@ -152,6 +173,7 @@ func (p *Participant) syncFeeds() {
 			p.log.Warn("cannot create subscriber", "err", err)
 			return
 		}
+		sub.maxHeight = p.maxHeight
 		p.sub = sub
 	}
 	p.sub.setFeeds(feeds)

@@ -55,9 +55,27 @@ func newPublisher(p *Participant) (*publisher, error) {
 				_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{ssrc}}})
 			}
 		}
-		p.room.publish(p, kind, t, recv, up)
+		var rids []string
+		if t.RID() != "" {
+			rids = pub.layerRIDs(recv)
+		}
+		p.room.publish(p, kind, t, recv, up, rids)
 	})
 	return pub, nil
+}
+
+// layerRIDs returns the simulcast RIDs of recv's media section, lowest first.
+func (pub *publisher) layerRIDs(recv *webrtc.RTPReceiver) []string {
+	desc := pub.pc.RemoteDescription()
+	if desc == nil {
+		return nil
+	}
+	for _, tr := range pub.pc.GetTransceivers() {
+		if tr.Receiver() == recv {
+			return simulcastRIDs(desc.SDP, tr.Mid())
+		}
+	}
+	return nil
 }
 
 // offer applies the host's offer and sends the answer (echoing id), then any

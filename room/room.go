@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,9 +52,16 @@ const (
 type source struct {
 	feeds [2]*media.Feed
 	muted [2]bool
+	// The simulcast layers viewers watch, as last told to the publisher, and the
+	// pending debounce of the next telling.
+	layersSent  []string
+	layersTimer *time.Timer
 }
 
 func (s *source) closeFeeds() {
+	if s.layersTimer != nil {
+		s.layersTimer.Stop()
+	}
 	for _, f := range s.feeds {
 		if f != nil {
 			f.Close()
@@ -84,7 +92,7 @@ func (r *Room) hostMutedLocked() wire.MuteState {
 	return wire.MuteState{Audio: s.muted[kindAudio], Video: s.muted[kindVideo]}
 }
 
-func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error) {
+func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -110,7 +118,8 @@ func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error
 	if replaced != nil {
 		delete(r.participants, replaced.id) // the new connection takes its place in the count
 	}
-	p := &Participant{id: newID("PA_"), grant: g, room: r, peer: peer}
+	p := &Participant{id: newID("PA_"), grant: g, room: r, sess: newSession(peer), chatAfter: o.ChatAfter}
+	p.peer = p.sess
 	p.log = r.m.log.With("room", r.name, "participant", p.id, "identity", g.Identity, "role", string(g.Role))
 	r.participants[p.id] = p
 	if isHost {
@@ -126,14 +135,7 @@ func (r *Room) join(g auth.Grant, peer Peer, joinID string) (*Participant, error
 			r.live.peak = r.viewers
 		}
 	}
-	j := &wire.Joined{
-		Room: r.name, Identity: g.Identity, Name: g.Name, Role: string(g.Role), ParticipantID: p.id,
-		ViewerCount: r.viewers, Muted: r.hostMutedLocked(),
-	}
-	if r.live != nil {
-		j.Live = r.live.wire()
-	}
-	peer.Send(wire.Message{Type: wire.TypeJoined, ID: joinID, Joined: j})
+	p.peer.Send(wire.Message{Type: wire.TypeJoined, ID: o.ID, Joined: r.joinedLocked(p)})
 	if !isHost && replaced == nil {
 		r.countChangedLocked() // after joined: a client's first message is always joined
 	}
@@ -220,7 +222,15 @@ func (r *Room) closeIfEmptyLocked() bool {
 // publish attaches a track the host's connection received. A feed of the same
 // codec continues (viewers see one stream across a host reconnect); a new codec
 // gets a new feed and renegotiates the viewers.
-func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, up media.Upstream) {
+func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *webrtc.RTPReceiver, up media.Upstream, rids []string) {
+	layer := 0
+	if t.RID() != "" {
+		layer = slices.Index(rids, t.RID())
+		if layer < 0 || layer >= media.MaxLayers {
+			p.log.Warn("simulcast layer not announced in the offer", "rid", t.RID())
+			return
+		}
+	}
 	codec, ok := canonicalCodec(t.Codec())
 	if !ok {
 		p.log.Warn("published codec not forwardable", "mime", t.Codec().MimeType)
@@ -234,7 +244,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 	src := r.sourceLocked(p.grant.Identity)
 	f := src.feeds[kind]
 	var old *media.Feed
-	if f == nil || !strings.EqualFold(f.Codec().MimeType, codec.MimeType) {
+	if f == nil || !strings.EqualFold(f.Codec().MimeType, codec.MimeType) || f.Layers() != max(len(rids), 1) {
 		old = f
 		// Stream ids tell a call's receiver whose media a track carries.
 		stream := r.name
@@ -242,8 +252,9 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 			stream = p.grant.Identity
 		}
 		f = r.m.cfg.Engine.NewFeed(media.FeedConfig{
-			TrackID: kindNames[kind], StreamID: stream, Codec: codec,
+			TrackID: kindNames[kind], StreamID: stream, Codec: codec, RIDs: rids,
 			Workers: r.m.cfg.FeedWorkers, Logger: p.log,
+			OnLayersWatched: r.layersWatchedFunc(p.grant.Identity),
 		})
 		f.SetMuted(src.muted[kind])
 		src.feeds[kind] = f
@@ -260,7 +271,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		r.system(p.grant.Name + " started a live talk")
 	}
 
-	f.Attach(t, recv, up)
+	f.AttachLayer(layer, t, recv, up)
 	f.RequestKeyframe()
 	if old != nil || len(viewers) > 0 {
 		for _, v := range viewers {

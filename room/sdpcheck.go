@@ -69,3 +69,35 @@ func sendsVideo(raw string) bool {
 	}
 	return false
 }
+
+// simulcastRIDs returns the RIDs the offer's media section mid sends as
+// simulcast layers, in the order its a=simulcast:send line lists them (lowest
+// first, as browsers and SDKs write them), or nil without simulcast.
+func simulcastRIDs(raw, mid string) []string {
+	var d sdp.SessionDescription
+	if d.UnmarshalString(raw) != nil {
+		return nil
+	}
+	for _, m := range d.MediaDescriptions {
+		if v, _ := m.Attribute("mid"); v != mid {
+			continue
+		}
+		v, ok := m.Attribute("simulcast")
+		if !ok {
+			return nil
+		}
+		dir, list, ok := strings.Cut(strings.TrimSpace(v), " ")
+		if !ok || dir != "send" {
+			return nil
+		}
+		var rids []string
+		for _, alt := range strings.Split(list, ";") {
+			first, _, _ := strings.Cut(alt, ",")
+			if rid := strings.TrimPrefix(strings.TrimSpace(first), "~"); rid != "" {
+				rids = append(rids, rid)
+			}
+		}
+		return rids
+	}
+	return nil
+}

@@ -25,6 +25,9 @@ type subscriber struct {
 	pending   []webrtc.ICECandidateInit // candidates that came before the remote description
 	closed    bool
 	fresh     bool // nothing offered yet: the first setFeeds offers even without tracks (chat)
+	maxHeight int  // how tall the client shows video (0: no limit), for simulcast layers
+
+	ice iceRestart // see icerestart.go
 }
 
 type subTrack struct {
@@ -56,6 +59,7 @@ func newSubscriber(p *Participant) (*subscriber, error) {
 		s.mu.Unlock()
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		s.watchICE(st)
 		if st == webrtc.PeerConnectionStateConnected {
 			s.mu.Lock()
 			s.connected = true
@@ -82,6 +86,7 @@ func (s *subscriber) setFeeds(feeds []*media.Feed) {
 			continue
 		}
 		dt := media.NewDownTrack(f, s.pc.WriteRTCP)
+		dt.SetMaxHeight(s.maxHeight)
 		tr, err := s.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			s.p.log.Warn("add down track", "err", err)
@@ -117,7 +122,7 @@ func (s *subscriber) negotiateLocked() {
 		s.again = true
 		return
 	}
-	offer, err := s.pc.CreateOffer(nil)
+	offer, err := s.pc.CreateOffer(s.offerOptionsLocked())
 	if err == nil {
 		err = s.pc.SetLocalDescription(offer)
 	}
@@ -207,4 +212,15 @@ func candidateMessage(t wire.Target, c webrtc.ICECandidateInit) wire.Message {
 	return wire.Message{Type: wire.TypeCandidate, Target: t, Candidate: &wire.Candidate{
 		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
 	}}
+}
+
+// setMaxHeight limits the simulcast layers sent to the client to those at most
+// height pixels tall (0: no limit).
+func (s *subscriber) setMaxHeight(height int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxHeight = height
+	for _, t := range s.tracks {
+		t.down.SetMaxHeight(height)
+	}
 }

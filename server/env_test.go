@@ -51,11 +51,27 @@ func (e *env) join(room, identity string, role auth.Role, onTrack func(*webrtc.T
 	return c
 }
 
+// joinWith is join with the client's configuration adjusted by tweak (if not nil).
+func (e *env) joinWith(room, identity string, role auth.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver), tweak func(*client.Config)) *client.Client {
+	e.t.Helper()
+	c, err := e.tryJoin(room, identity, role, onTrack, tweak)
+	if err != nil {
+		e.t.Fatalf("join %s as %s: %v", room, identity, err)
+	}
+	return c
+}
+
 // tryJoin joins and returns the client (closed at cleanup) or the refusal.
-func (e *env) tryJoin(room, identity string, role auth.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*client.Client, error) {
+func (e *env) tryJoin(room, identity string, role auth.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver), tweak ...func(*client.Config)) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Join(ctx, client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api, OnTrack: onTrack})
+	cfg := client.Config{URL: e.url, Token: e.token(room, identity, role), Room: room, API: e.api, OnTrack: onTrack}
+	for _, f := range tweak {
+		if f != nil {
+			f(&cfg)
+		}
+	}
+	c, err := client.Join(ctx, cfg)
 	if err == nil {
 		e.t.Cleanup(func() { c.Close() })
 	}
@@ -79,7 +95,8 @@ type host struct {
 type hostOptions struct {
 	video     synth.VideoConfig
 	audio     synth.AudioConfig
-	ignorePLI bool // keyframes only on the synth's own cadence
+	ignorePLI bool                 // keyframes only on the synth's own cadence
+	config    func(*client.Config) // adjusts the host's client configuration
 }
 
 // startHost joins room as a host, publishes and starts pacing media once the
@@ -89,7 +106,7 @@ func (e *env) startHost(room, identity string, o hostOptions) *host {
 	if o.video.Bitrate == 0 {
 		o.video.Bitrate = 600_000
 	}
-	h := &host{c: e.join(room, identity, auth.RoleHost, nil), video: synth.NewVideo(o.video), audio: synth.NewAudio(o.audio)}
+	h := &host{c: e.joinWith(room, identity, auth.RoleHost, nil, o.config), video: synth.NewVideo(o.video), audio: synth.NewAudio(o.audio)}
 	var err error
 	h.vt, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "cam")
 	if err != nil {

@@ -58,6 +58,10 @@ type Config struct {
 	APISecret     string
 	// HostGrace: how long a live waits for a host whose connection dropped.
 	HostGrace time.Duration
+	// ResumeWindow: how long a participant whose signaling dropped stays in
+	// its room for the client to resume the session (default 30 s; negative:
+	// not at all).
+	ResumeWindow time.Duration
 	// JoinTimeout: how long a new connection may take to join.
 	JoinTimeout time.Duration
 	// IdleTimeout: how long a connection may stay silent (clients ping).
@@ -127,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		Metrics: met,
 	})
 	s.rooms = room.NewManager(room.Config{
-		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace,
+		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace, ResumeWindow: cfg.ResumeWindow,
 		Chat: s.chat, Banned: st.Banned,
 		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, Metrics: met,
 	})

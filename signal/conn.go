@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
@@ -35,6 +37,9 @@ type conn struct {
 	dropped   int         // messages dropped over the rate limit since dropStart (reader only)
 	dropStart time.Time
 	writerEnd chan struct{}
+	// lost is set when the network ended the connection (a read or write
+	// failed without a close frame, before we closed): the client may resume.
+	lost atomic.Bool
 }
 
 func newConn(h *Handler, ws *websocket.Conn, remote string) *conn {
@@ -85,8 +90,13 @@ func (c *conn) serve(ctx context.Context) {
 	c.Close(nil)
 	// Unblock a read that is still waiting, then let the writer finish.
 	<-c.writerEnd
-	if p != nil {
-		p.Disconnected()
+	switch s := p.(type) {
+	case nil:
+	case *room.Participant:
+		// A connection the network lost leaves a session the client may resume.
+		s.Dropped(c, c.lost.Load() && c.finalErr == nil)
+	default:
+		s.Disconnected()
 	}
 }
 
@@ -121,7 +131,7 @@ func (c *conn) join(ctx context.Context) session {
 		if !timer.Stop() {
 			return nil // timed out meanwhile
 		}
-		p, jerr := c.enter(g, m.ID)
+		p, jerr := c.enter(g, m)
 		if jerr != nil {
 			we := asWireError(jerr)
 			we.Fatal = true
@@ -136,17 +146,21 @@ func (c *conn) join(ctx context.Context) session {
 }
 
 // enter admits a verified client: a caller becomes a device reachable for
-// calls, everyone else a participant of its token's room.
-func (c *conn) enter(g auth.Grant, joinID string) (session, error) {
+// calls, everyone else a participant of its token's room, or takes back its
+// session (join.resume).
+func (c *conn) enter(g auth.Grant, m wire.Message) (session, error) {
 	if g.Role == auth.RoleCaller {
 		if c.h.cfg.Calls == nil {
 			return nil, &wire.Error{Code: wire.CodeForbidden, Message: "this server takes no calls", Fatal: true}
 		}
-		return c.h.cfg.Calls.Connect(g, c, joinID)
+		return c.h.cfg.Calls.Connect(g, c, m.ID)
 	}
-	p, err := c.h.cfg.Rooms.Join(g, c, joinID)
+	p, resumed, err := c.h.cfg.Rooms.Enter(g, c, room.JoinOptions{ID: m.ID, Resume: m.Resume, ChatAfter: m.ChatAfter})
 	if err != nil {
 		return nil, err
+	}
+	if m.Resume != "" && !resumed {
+		c.log.Debug("resume token not valid (expired or unknown): joined afresh")
 	}
 	return p, nil
 }
@@ -238,6 +252,8 @@ func (c *conn) dispatch(p session, m wire.Message) {
 		err = p.Answer(m.SDP)
 	case wire.TypeCandidate:
 		err = p.Candidate(m.Target, m.Candidate)
+	case wire.TypeICERestart:
+		err = p.ICERestart(m.Target)
 	case wire.TypeMute:
 		if m.Muted == nil {
 			err = wire.Errorf(wire.CodeBadMessage, "mute needs \"muted\": true or false")
@@ -246,6 +262,8 @@ func (c *conn) dispatch(p session, m wire.Message) {
 		}
 	case wire.TypeEndLive:
 		err = p.EndLive()
+	case wire.TypeVideoSize:
+		err = p.SetVideoSize(m.Width, m.Height)
 	default:
 		err = wire.Errorf(wire.CodeUnknownType, "unknown message type %q", m.Type)
 	}
@@ -313,7 +331,21 @@ func (c *conn) fail(err error) {
 		c.Close(pe.e)
 		return
 	}
+	c.netFailed(err)
 	c.Close(nil)
+}
+
+// netFailed notes a read or write failure that was neither our own close nor
+// the client's close frame: the network lost the connection.
+func (c *conn) netFailed(err error) {
+	select {
+	case <-c.done:
+		return // we were closing it
+	default:
+	}
+	if websocket.CloseStatus(err) == -1 {
+		c.lost.Store(true)
+	}
 }
 
 func (c *conn) writeLoop() {
@@ -322,6 +354,7 @@ func (c *conn) writeLoop() {
 		select {
 		case m := <-c.out:
 			if err := c.write(m); err != nil {
+				c.netFailed(err)
 				c.Close(nil)
 				c.ws.CloseNow()
 				return

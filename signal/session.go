@@ -13,8 +13,10 @@ type session interface {
 	Offer(id, sdp string) error
 	Answer(sdp string) error
 	Candidate(t wire.Target, c *wire.Candidate) error
+	ICERestart(t wire.Target) error
 	SetMuted(kind string, muted bool) error
 	EndLive() error
+	SetVideoSize(width, height int) error
 	Leave()
 	Disconnected()
 }

@@ -1,8 +1,10 @@
-// Command loadgen loads a talkrelay SFU with a synthetic host and many
-// viewers and reports what they received. It is wiring only; the engine is
-// package loadgen.
+// Command loadgen loads a talkrelay SFU and reports what its synthetic
+// clients received. Scenarios: live (a host on camera and many viewers) and
+// call (many 1:1 calls, each side publishing and receiving). It is wiring
+// only; the engine is package loadgen.
 //
 //	go run ./cmd/loadgen live --url http://127.0.0.1:7880 --room bench --viewers 200 --duration 20s --bitrate 1500k --json
+//	go run ./cmd/loadgen call --url http://127.0.0.1:7880 --pairs 20 --duration 20s --mode video --json
 package main
 
 import (
@@ -43,15 +45,14 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: loadgen live [flags]   (loadgen live -h lists them)")
+		fmt.Fprintln(stderr, "usage: loadgen live|call [flags]   (loadgen live -h, loadgen call -h list them)")
 		return exitUsage
 	}
 	switch args[0] {
 	case "live":
 		return runLive(ctx, args[1:], stdout, stderr)
 	case "call":
-		fmt.Fprintln(stderr, "call scenario: not available until the SFU supports calls")
-		return exitUsage
+		return runCall(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "loadgen: unknown scenario %q; want live or call\n", args[0])
 		return exitUsage
@@ -65,6 +66,15 @@ func (b *bitrateFlag) String() string { return loadgen.FormatBitrate(b.bps) }
 func (b *bitrateFlag) Set(s string) (err error) {
 	b.bps, err = loadgen.ParseBitrate(s)
 	return err
+}
+
+// newLogger logs to stderr at level (debug, info, warn or error).
+func newLogger(level string, stderr io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
 func envOr(name, def string) string {
@@ -145,12 +155,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return exitUsage
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		fmt.Fprintln(stderr, "loadgen: bad --log-level:", err)
+	if f.cfg.Logger, err = newLogger(f.logLevel, stderr); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
 		return exitUsage
 	}
-	f.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	f.cfg.Progress = stderr
 
 	rep, runErr := loadgen.Run(ctx, f.cfg)
@@ -192,4 +200,115 @@ func writeOutputs(rep *loadgen.Report, f *liveFlags, stdout io.Writer) error {
 		return loadgen.WriteJSON(stdout, rep)
 	}
 	return loadgen.WriteTable(stdout, rep)
+}
+
+// callFlags are the call scenario's command line.
+type callFlags struct {
+	cfg         loadgen.CallConfig
+	th          loadgen.CallThresholds
+	bitrate     bitrateFlag
+	jsonOut     bool
+	csvPath     string
+	allowRemote bool
+	logLevel    string
+}
+
+func parseCall(args []string, stderr io.Writer) (*callFlags, error) {
+	f := &callFlags{bitrate: bitrateFlag{loadgen.DefaultCallBitrate}, th: loadgen.NoCallThresholds()}
+	c := &f.cfg
+	fs := flag.NewFlagSet("loadgen call", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:7880", "the SFU the callers connect to")
+	fs.StringVar(&c.MetricsURL, "metrics-url", "", "the SFU's Prometheus endpoint (default <url>/metrics)")
+	fs.IntVar(&c.Pairs, "pairs", 10, "number of 1:1 calls (two caller devices each)")
+	fs.StringVar(&c.Mode, "mode", loadgen.ModeVideo, "call mode: voice or video")
+	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "steady measuring window")
+	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "time after every call is set up before the window")
+	fs.Var(&f.bitrate, "bitrate", "video bit rate per side: 500k, 1.5M, 800000")
+	fs.IntVar(&c.FPS, "fps", 30, "video frames per second")
+	fs.DurationVar(&c.KeyframeInterval, "keyframe-interval", 2*time.Second, "time between scheduled keyframes")
+	fs.StringVar(&c.APIKey, "api-key", envOr("TALKRELAY_API_KEY", auth.DevAPIKey), "API key tokens are signed with [TALKRELAY_API_KEY]")
+	fs.StringVar(&c.APISecret, "api-secret", envOr("TALKRELAY_API_SECRET", auth.DevAPISecret), "API secret [TALKRELAY_API_SECRET]")
+	fs.Float64Var(&c.PairRate, "pair-rate", 10, "calls started per second")
+	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-device connection timeout")
+	fs.DurationVar(&c.SetupTimeout, "setup-timeout", 20*time.Second, "per-call timeout from the invite to media flowing both ways")
+	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&f.csvPath, "csv", "", "write per-call rows to this file")
+	fs.Float64Var(&f.th.MaxLoss, "max-loss", -1, "fail if the loss ratio exceeds this (0..1; negative: no check)")
+	fs.IntVar(&f.th.MaxFailed, "max-failed", -1, "fail if more calls failed (negative: no check)")
+	fs.DurationVar(&f.th.MaxSetupP99, "max-setup-p99", 0, "fail if call setup p99 exceeds this")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets other than loopback and 198.18.0.0/15")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.Bitrate = f.bitrate.bps
+	for _, u := range []string{c.URL, c.MetricsURL} {
+		if u == "" {
+			continue
+		}
+		if err := loadgen.CheckTarget(u, f.allowRemote); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseCall(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return exitUsage
+	}
+	if f.cfg.Logger, err = newLogger(f.logLevel, stderr); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return exitUsage
+	}
+	f.cfg.Progress = stderr
+
+	rep, runErr := loadgen.RunCall(ctx, f.cfg)
+	if rep == nil {
+		fmt.Fprintln(stderr, "loadgen:", runErr)
+		return exitUsage
+	}
+	code := exitOK
+	if err := writeCallOutputs(rep, f, stdout); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		code = exitBroken
+	}
+	if runErr != nil {
+		fmt.Fprintln(stderr, "loadgen: run failed:", runErr)
+		code = exitBroken
+	}
+	for _, v := range f.th.Check(rep) {
+		fmt.Fprintln(stderr, "loadgen: threshold broken:", v)
+		code = exitBroken
+	}
+	return code
+}
+
+func writeCallOutputs(rep *loadgen.CallReport, f *callFlags, stdout io.Writer) error {
+	if f.csvPath != "" {
+		file, err := os.Create(f.csvPath)
+		if err != nil {
+			return fmt.Errorf("csv: %w", err)
+		}
+		err = loadgen.WriteCallCSV(file, rep.PerCall)
+		if cerr := file.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("csv: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if f.jsonOut {
+		return loadgen.WriteCallJSON(stdout, rep)
+	}
+	return loadgen.WriteCallTable(stdout, rep)
 }

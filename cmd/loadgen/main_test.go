@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/talkrelay/talkrelay/server/servertest"
 )
 
 func TestExitStatuses(t *testing.T) {
@@ -13,7 +17,11 @@ func TestExitStatuses(t *testing.T) {
 		code int
 		say  string
 	}{
-		{[]string{"call"}, exitUsage, "call scenario: not available until the SFU supports calls"},
+		{[]string{"call", "--url", "http://203.0.113.5:7880"}, exitUsage, "--allow-remote"},
+		{[]string{"call", "--pairs", "0"}, exitUsage, "pairs must be at least 1"},
+		{[]string{"call", "--mode", "screen"}, exitUsage, "mode must be voice or video"},
+		{[]string{"call", "--bitrate", "fast"}, exitUsage, "bitrate"},
+		{[]string{"call", "extra"}, exitUsage, "unexpected arguments"},
 		{nil, exitUsage, "usage"},
 		{[]string{"video"}, exitUsage, "unknown scenario"},
 		{[]string{"live", "--url", "http://203.0.113.5:7880"}, exitUsage, "--allow-remote"},
@@ -50,5 +58,47 @@ func TestParseLiveDefaults(t *testing.T) {
 	// The default chat rate stays within the SFU's 20 messages per 30 s.
 	if c := f.cfg; c.ChatRate != 0.5 || c.ChatReceivers != 50 || f.th.MaxChatLoss != 0.001 {
 		t.Fatalf("parsed %+v %+v", c, f.th)
+	}
+}
+
+func TestParseCallDefaults(t *testing.T) {
+	f, err := parseCall(strings.Fields("--url http://127.0.0.1:7880 --pairs 20 --duration 20s --mode video --json"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.cfg
+	if c.Pairs != 20 || c.Mode != "video" || c.Duration != 20*time.Second || c.Bitrate != 500_000 || !f.jsonOut ||
+		f.th.MaxLoss >= 0 || f.th.MaxFailed >= 0 || f.th.MaxSetupP99 != 0 {
+		t.Fatalf("parsed %+v %+v", c, f.th)
+	}
+	f, err = parseCall(strings.Fields("--mode voice --max-loss 0 --max-failed 0 --max-setup-p99 2s"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.cfg.Mode != "voice" || f.th.MaxLoss != 0 || f.th.MaxFailed != 0 || f.th.MaxSetupP99 != 2*time.Second {
+		t.Fatalf("parsed %+v %+v", f.cfg, f.th)
+	}
+}
+
+// A real call run prints its JSON report and exits 1 when a threshold breaks.
+func TestCallRunsAndThresholdBreaks(t *testing.T) {
+	srv := servertest.Start(t)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"call", "--url", srv.URL, "--pairs", "1", "--mode", "voice",
+		"--duration", "1s", "--warmup", "0s", "--json", "--max-setup-p99", "1ns"}, &out, &errOut)
+	if code != exitBroken || !strings.Contains(errOut.String(), "threshold broken: call setup p99") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
+	}
+	var rep struct {
+		CallsConnected int `json:"calls_connected"`
+		CallSetupMs    *struct {
+			P50 float64 `json:"p50"`
+		} `json:"call_setup_ms"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, out.String())
+	}
+	if rep.CallsConnected != 1 || rep.CallSetupMs == nil || rep.CallSetupMs.P50 <= 0 {
+		t.Fatalf("report %s", out.String())
 	}
 }

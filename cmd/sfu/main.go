@@ -66,6 +66,7 @@ func runServer(args []string) int {
 	maxParticipants := fs.Int("max-participants", envInt("TALKRELAY_MAX_PARTICIPANTS", 20_000), "participants per room before joins get server_full [TALKRELAY_MAX_PARTICIPANTS]")
 	ringTimeout := fs.Duration("ring-timeout", envDuration("TALKRELAY_RING_TIMEOUT", 30*time.Second), "how long a call rings before it ends unanswered [TALKRELAY_RING_TIMEOUT]")
 	callGrace := fs.Duration("call-reconnect-grace", envDuration("TALKRELAY_CALL_RECONNECT_GRACE", 15*time.Second), "how long an answered call waits for a side whose connection dropped [TALKRELAY_CALL_RECONNECT_GRACE]")
+	resumeWindow := fs.Duration("resume-window", envDuration("TALKRELAY_RESUME_WINDOW", 30*time.Second), "how long a participant whose signaling dropped may resume its session; negative: not at all [TALKRELAY_RESUME_WINDOW]")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
 	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
@@ -93,7 +94,7 @@ func runServer(args []string) int {
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
 		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants,
-		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace,
+		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace, ResumeWindow: *resumeWindow,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

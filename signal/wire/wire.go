@@ -20,24 +20,31 @@ type Message struct {
 	// client can match them.
 	ID string `json:"id,omitempty"`
 
-	Token     string     `json:"token,omitempty"`     // join
-	Room      string     `json:"room,omitempty"`      // join (optional: must match the token)
-	SDP       string     `json:"sdp,omitempty"`       // offer, answer
-	Target    Target     `json:"target,omitempty"`    // candidate
-	Candidate *Candidate `json:"candidate,omitempty"` // candidate
-	Kind      string     `json:"kind,omitempty"`      // mute, track_muted: "audio" or "video"
-	Muted     *bool      `json:"muted,omitempty"`     // mute, track_muted
-	Count     *int       `json:"count,omitempty"`     // viewer_count
-	Joined    *Joined    `json:"joined,omitempty"`    // joined
-	Live      *Live      `json:"live,omitempty"`      // live_started, live_ended
-	Error     *Error     `json:"error,omitempty"`     // error
-	Reason    string     `json:"reason,omitempty"`    // server_shutdown
+	Token     string     `json:"token,omitempty"`      // join
+	Room      string     `json:"room,omitempty"`       // join (optional: must match the token)
+	Resume    string     `json:"resume,omitempty"`     // join: the resume token of a session to take back
+	ChatAfter uint64     `json:"chat_after,omitempty"` // join: the last chat seq the client holds
+	SDP       string     `json:"sdp,omitempty"`        // offer, answer
+	Target    Target     `json:"target,omitempty"`     // candidate, ice_restart
+	Candidate *Candidate `json:"candidate,omitempty"`  // candidate
+	Kind      string     `json:"kind,omitempty"`       // mute, track_muted: "audio" or "video"
+	Muted     *bool      `json:"muted,omitempty"`      // mute, track_muted
+	Count     *int       `json:"count,omitempty"`      // viewer_count
+	Joined    *Joined    `json:"joined,omitempty"`     // joined, resumed
+	Live      *Live      `json:"live,omitempty"`       // live_started, live_ended
+	Error     *Error     `json:"error,omitempty"`      // error
+	Reason    string     `json:"reason,omitempty"`     // server_shutdown
 
 	Callee   string `json:"callee,omitempty"`   // call.invite: the identity called
 	Mode     string `json:"mode,omitempty"`     // call.invite, call.mode: "voice" or "video"
 	CallID   string `json:"call_id,omitempty"`  // call.accept, call.decline, call.cancel, call.hangup, call.mode
 	Call     *Call  `json:"call,omitempty"`     // call.* events
 	Identity string `json:"identity,omitempty"` // track_muted in a call: whose track
+
+	// RIDs, in layers, are the simulcast layers some viewer watches (absent: none).
+	RIDs   []string `json:"rids,omitempty"`
+	Width  int      `json:"width,omitempty"`  // video_size
+	Height int      `json:"height,omitempty"` // video_size
 }
 
 // Client → server message types.
@@ -50,6 +57,12 @@ const (
 	TypeEndLive   = "end_live"  // host ends the live
 	TypeLeave     = "leave"     // participant leaves; the server closes the connection
 	TypePing      = "ping"      // keepalive; answered with pong
+	// TypeVideoSize {width, height}: how large the client shows video; simulcast
+	// layers larger than that are not sent to it. 0 lifts the limit.
+	TypeVideoSize = "video_size"
+	// TypeICERestart {target}: the client's connection lost its path (its network
+	// changed): the server re-offers the subscriber with new ICE credentials.
+	TypeICERestart = "ice_restart"
 
 	// Calls (callers only). Each is answered, echoing id, by the call event
 	// that shows its effect or by an error.
@@ -63,14 +76,18 @@ const (
 
 // Server → client message types.
 const (
-	TypeJoined           = "joined"            // {joined}: reply to join
-	TypePong             = "pong"              // reply to ping
-	TypeViewerCount      = "viewer_count"      // {count}: viewers (host excluded), at most once a second
-	TypeTrackMuted       = "track_muted"       // {kind, muted}: the host's mic or camera state
-	TypeLiveStarted      = "live_started"      // {live}: the host went live
-	TypeLiveEnded        = "live_ended"        // {live}: the host ended the live (or it was ended)
-	TypeError            = "error"             // {error}
-	TypeServerShutdown   = "server_shutdown"   // {reason}: the server is going away
+	TypeJoined         = "joined"          // {joined}: reply to join
+	TypeResumed        = "resumed"         // {joined}: reply to a join that took back its session (join.resume)
+	TypePong           = "pong"            // reply to ping
+	TypeViewerCount    = "viewer_count"    // {count}: viewers (host excluded), at most once a second
+	TypeTrackMuted     = "track_muted"     // {kind, muted}: the host's mic or camera state
+	TypeLiveStarted    = "live_started"    // {live}: the host went live
+	TypeLiveEnded      = "live_ended"      // {live}: the host ended the live (or it was ended)
+	TypeError          = "error"           // {error}
+	TypeServerShutdown = "server_shutdown" // {reason}: the server is going away
+	// TypeLayers {kind, rids}: to a simulcast publisher, the layers viewers
+	// watch, debounced (rids absent: none); it may pause the others' encoders.
+	TypeLayers           = "layers"
 	TypeCallCalling      = "call.calling"      // {call}: the callee's devices are ringing
 	TypeCallRinging      = "call.ringing"      // {call}: someone calls this user (every device)
 	TypeCallAccepted     = "call.accepted"     // {call}: the call is answered; set up media
@@ -112,6 +129,10 @@ type Joined struct {
 	Live          *Live       `json:"live,omitempty"`
 	Muted         MuteState   `json:"muted"`
 	ICEServers    []ICEServer `json:"ice_servers,omitempty"`
+	// ResumeToken lets a client whose connection drops take this session back
+	// (join.resume) within ResumeWithinMS; each joined or resumed brings a new one.
+	ResumeToken    string `json:"resume_token,omitempty"`
+	ResumeWithinMS int64  `json:"resume_within_ms,omitempty"`
 }
 
 // MuteState tells which of the host's tracks are muted.
