@@ -347,7 +347,7 @@ func (f *Feed) read(s *source) {
 			return
 		}
 		ref, ok := f.store(&in, buf[:n])
-		if !ok || f.muted.Load() {
+		if !ok || f.muted.Load() || (len(f.layers) > 1 && !s.layer.wanted()) {
 			continue
 		}
 		for _, sh := range f.shards {

@@ -26,6 +26,7 @@ type layer struct {
 	bytesIn             atomic.Uint64
 	width, height       atomic.Uint32 // from its last keyframe, when the codec says
 	watchers            atomic.Int32  // down tracks whose target is this layer
+	onLayer             atomic.Int32  // down tracks being sent this layer
 
 	rateMu    sync.Mutex
 	rateAt    int64 // Unix ns of the last sample
@@ -63,4 +64,10 @@ func (f *Feed) layerLive(i int) bool {
 	f.srcMu.Lock()
 	defer f.srcMu.Unlock()
 	return f.layers[i].src != nil
+}
+
+// wanted reports whether any down track is on the layer or switching to it:
+// the reader hands the workers nothing of a layer nobody wants.
+func (l *layer) wanted() bool {
+	return l.watchers.Load() > 0 || l.onLayer.Load() > 0
 }

@@ -10,6 +10,10 @@ func (d *DownTrack) switchLayer(ref packetRef, ts uint32) {
 	from := d.layer
 	d.layer = int(ref.layer)
 	d.curLayer.Store(int32(d.layer))
+	if d.shard.Load() != nil { // counted while a worker serves it
+		d.feed.layers[from].onLayer.Add(-1)
+		d.feed.layers[d.layer].onLayer.Add(1)
+	}
 	if !d.started {
 		return // nothing sent yet: restart begins the mapping as for a new viewer
 	}

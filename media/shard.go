@@ -154,6 +154,7 @@ func (s *shard) handle(m ctrlMsg) {
 		m.track.addedAt = time.Now().UnixNano()
 		if m.track.sel != nil {
 			m.track.sel.activate()
+			s.feed.layers[m.track.layer].onLayer.Add(1)
 		}
 		s.tracks = append(s.tracks, m.track)
 		s.count.Add(1)
@@ -163,6 +164,7 @@ func (s *shard) handle(m ctrlMsg) {
 			if d == m.track {
 				if d.sel != nil {
 					d.sel.deactivate()
+					s.feed.layers[d.layer].onLayer.Add(-1)
 				}
 				last := len(s.tracks) - 1
 				s.tracks[i] = s.tracks[last]

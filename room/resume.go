@@ -59,7 +59,7 @@ func (r *Room) resume(g auth.Grant, id, secret string, peer Peer, joinID string)
 		r.mu.Unlock()
 		return nil
 	}
-	old, ok := p.sess.attach(peer, wire.Message{Type: wire.TypeResumed, ID: joinID, Joined: r.joinedLocked(p)})
+	old, queuedOffer, ok := p.sess.attach(peer, wire.Message{Type: wire.TypeResumed, ID: joinID, Joined: r.joinedLocked(p)})
 	r.mu.Unlock()
 	if !ok {
 		return nil // its window passed as we looked
@@ -68,8 +68,28 @@ func (r *Room) resume(g auth.Grant, id, secret string, peer Peer, joinID string)
 		old.Close(&wire.Error{Code: wire.CodeReplaced, Message: "the session resumed on another connection", Fatal: true})
 	}
 	p.log.Info("resumed")
+	if !queuedOffer {
+		p.resendOffer()
+	}
 	p.restartICEIfDown()
 	return p
+}
+
+// resendOffer sends the subscriber's offer again if it still waits for its
+// answer: the old connection may have lost the offer, or the client's answer.
+// (An offer queued while the client was away has just been delivered.)
+func (p *Participant) resendOffer() {
+	p.mu.Lock()
+	sub := p.sub
+	p.mu.Unlock()
+	if sub == nil {
+		return
+	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if d := sub.pc.LocalDescription(); !sub.closed && sub.offering && d != nil {
+		sub.p.peer.Send(wire.Message{Type: wire.TypeOffer, SDP: d.SDP})
+	}
 }
 
 // joinedLocked describes the room to p, with a new resume token.
@@ -93,14 +113,16 @@ func (r *Room) joinedLocked(p *Participant) *wire.Joined {
 // resumable means it ended without a goodbye (no leave, no close frame, no
 // fatal error: the network lost it): the participant then stays, detached, for
 // Config.ResumeWindow, and leaves as Disconnected does if the client has not
-// resumed by then. A connection the session has moved away from changes nothing.
-func (p *Participant) Dropped(from Peer, resumable bool) {
+// resumed by then. unsent, if not nil, returns the messages from never wrote;
+// they are delivered first on resume. A connection the session has moved away
+// from changes nothing.
+func (p *Participant) Dropped(from Peer, resumable bool, unsent func() []wire.Message) {
 	if p.sess == nil {
 		p.room.leave(p, false)
 		return
 	}
 	window := p.room.m.cfg.ResumeWindow
-	switch p.sess.drop(from, resumable, window, p.resumeExpired) {
+	switch p.sess.drop(from, resumable, window, p.resumeExpired, unsent) {
 	case dropDetached:
 		p.log.Info("signaling dropped; the session waits for a resume", "window", window)
 	case dropEnded:

@@ -87,14 +87,20 @@ const (
 
 // drop handles the end of connection from. A resumable drop with a window
 // detaches the session, which expire ends unless a resume attaches it in time.
-func (s *session) drop(from Peer, resumable bool, window time.Duration, expire func()) dropOutcome {
+// unsent (may be nil) gives what from never wrote: the queue starts with it.
+// It runs under s.mu, so no message of the room slips in between.
+func (s *session) drop(from Peer, resumable bool, window time.Duration, expire func(), unsent func() []wire.Message) dropOutcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || s.conn != from {
 		return dropStale
 	}
-	if !resumable || window <= 0 {
+	if unsent != nil && resumable {
+		s.queue = unsent()
+	}
+	if !resumable || window <= 0 || len(s.queue) > maxDetachedQueue {
 		s.ended = true
+		s.queue = nil
 		return dropEnded
 	}
 	s.conn = nil
@@ -121,12 +127,13 @@ func (s *session) expired(gen uint64) {
 
 // attach makes conn the session's connection and sends it first, then what was
 // queued. It returns the connection it replaces (a resume can arrive before the
-// server noticed the old connection die), and false if the session is over.
-func (s *session) attach(conn Peer, first wire.Message) (old Peer, ok bool) {
+// server noticed the old connection die), whether the queue held an offer, and
+// false if the session is over.
+func (s *session) attach(conn Peer, first wire.Message) (old Peer, queuedOffer, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
-		return nil, false
+		return nil, false, false
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()
@@ -137,9 +144,10 @@ func (s *session) attach(conn Peer, first wire.Message) (old Peer, ok bool) {
 	conn.Send(first)
 	for _, m := range s.queue {
 		conn.Send(m)
+		queuedOffer = queuedOffer || m.Type == wire.TypeOffer
 	}
 	s.queue = nil
-	return old, true
+	return old, queuedOffer, true
 }
 
 // attached reports whether a connection is attached: messages reach the client now.

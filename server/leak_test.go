@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
 // Participants that come and go (media, chat, a live that ends) leave no
@@ -30,6 +31,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 		if err := h.c.EndLive(); err != nil {
 			t.Fatal(err)
 		}
+		// Close does not flush the send queue: wait until end_live took effect.
+		nextEvent(t, h.c, wire.TypeLiveEnded, 5*time.Second)
 		h.stop()
 		h.c.Close()
 		for _, v := range viewers {

@@ -325,6 +325,10 @@ func TestResumeTokens(t *testing.T) {
 		j2.Joined.ResumeToken == j1.Joined.ResumeToken || j2.Joined.ViewerCount != 1 {
 		t.Fatalf("resume = %s id %q %+v, want resumed of %s with a new token", j2.Type, j2.ID, j2.Joined, j1.Joined.ParticipantID)
 	}
+	// r1 never answered the subscriber offer (the chat channel's): it comes again.
+	if m := r2.next(wire.TypeOffer); !strings.Contains(m.SDP, "webrtc-datachannel") {
+		t.Fatalf("offer after the resume = %q, want the waiting subscriber offer", m.SDP)
+	}
 
 	// A token is good once: the old one starts a new session, which replaces
 	// the resumed one as any rejoin of the same identity does.
@@ -344,6 +348,7 @@ func TestResumeTokens(t *testing.T) {
 			t.Fatalf("w joining with resume %q = %s %+v, want a session of its own", bad, m.Type, m.Joined)
 		}
 		other.ws.Close(websocket.StatusNormalClosure, "") // a goodbye: no resume window
+		waitFor(t, 5*time.Second, "w to leave", func() bool { viewers, _, _ := roomState(t, e, "tok"); return viewers == 1 })
 	}
 	r3.sendJSON(wire.Message{Type: wire.TypePing, ID: "alive"})
 	if m := r3.next(wire.TypePong); m.ID != "alive" {
@@ -505,6 +510,11 @@ func TestResumeNoGoroutineLeak(t *testing.T) {
 		gone := e.join(room, "gone", auth.RoleViewer, nil)
 		gone.DropSignaling()
 		waitFor(t, 5*time.Second, "the session to expire", func() bool { viewers, _, _ := roomState(t, e, room); return viewers == 4 })
+		// Ended, not left: a live whose host drops keeps its feeds for the host grace.
+		if err := h.c.EndLive(); err != nil {
+			t.Fatal(err)
+		}
+		nextEvent(t, h.c, wire.TypeLiveEnded, 5*time.Second)
 		h.stop()
 		h.c.Close()
 		for _, c := range clients {
@@ -520,4 +530,53 @@ func TestResumeNoGoroutineLeak(t *testing.T) {
 		n := runtime.Stack(buf, true)
 		t.Fatalf("%d goroutines after the rounds, %d before\n%s", now, base, buf[:min(n, 20000)])
 	}
+}
+
+// A Resume client does not come back when the server ended its session on
+// purpose: replaced by the same identity elsewhere, after Leave, at shutdown.
+func TestResumeNotAfterServerEnds(t *testing.T) {
+	e := newEnv(t)
+	net := &network{}
+	ended := func(c *client.Client) {
+		t.Helper()
+		select {
+		case <-c.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("client still running")
+		}
+	}
+	noReconnect := func(who string, l *eventLog) {
+		t.Helper()
+		if msgs, _ := l.of(client.EventReconnecting); len(msgs) > 0 {
+			t.Fatalf("%s tried to resume", who)
+		}
+	}
+
+	first := e.joinWith("end", "v", auth.RoleViewer, nil, resumeVia(net))
+	flog := watchEvents(first)
+	second := e.joinWith("end", "v", auth.RoleViewer, nil, resumeVia(net))
+	slog := watchEvents(second)
+	ended(first)
+	var we *wire.Error
+	if !errors.As(first.Err(), &we) || we.Code != wire.CodeReplaced {
+		t.Fatalf("replaced client ended with %v", first.Err())
+	}
+
+	leaver := e.joinWith("end", "w", auth.RoleViewer, nil, resumeVia(net))
+	llog := watchEvents(leaver)
+	if err := leaver.Leave(); err != nil || leaver.Err() != nil {
+		t.Fatalf("leave: %v, Err %v", err, leaver.Err())
+	}
+
+	if err := e.node.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	ended(second)
+	if !errors.Is(second.Err(), client.ErrServerShutdown) {
+		t.Fatalf("client ended with %v at shutdown", second.Err())
+	}
+	time.Sleep(300 * time.Millisecond) // a resume attempt would have begun
+	noReconnect("replaced client", flog)
+	noReconnect("leaving client", llog)
+	noReconnect("client at shutdown", slog)
 }

@@ -38,8 +38,11 @@ type conn struct {
 	dropStart time.Time
 	writerEnd chan struct{}
 	// lost is set when the network ended the connection (a read or write
-	// failed without a close frame, before we closed): the client may resume.
-	lost atomic.Bool
+	// failed without a close frame, before we closed): the client may resume,
+	// and what was not written yet is kept for it (failed, then out).
+	lost     atomic.Bool
+	overflow atomic.Bool    // a lost connection's queue was full: something was not kept
+	failed   []wire.Message // the message whose write failed; the writer's until writerEnd
 }
 
 func newConn(h *Handler, ws *websocket.Conn, remote string) *conn {
@@ -56,6 +59,9 @@ func newConn(h *Handler, ws *websocket.Conn, remote string) *conn {
 func (c *conn) Send(m wire.Message) {
 	select {
 	case <-c.done:
+		if c.lost.Load() {
+			c.hold(m) // for the resume: nothing is written to a lost connection
+		}
 		return
 	default:
 	}
@@ -63,6 +69,30 @@ func (c *conn) Send(m wire.Message) {
 	case c.out <- m:
 	default:
 		c.Close(&wire.Error{Code: wire.CodeSlowConsumer, Message: "too many unread messages", Fatal: true})
+	}
+}
+
+// hold keeps m unsent in the queue of a lost connection; past the queue's
+// size the session cannot be resumed whole, so it will not be.
+func (c *conn) hold(m wire.Message) {
+	select {
+	case c.out <- m:
+	default:
+		c.overflow.Store(true)
+	}
+}
+
+// unsent returns, in order, the messages a lost connection never wrote: the
+// one whose write failed, then the queue. Call it once the writer has ended.
+func (c *conn) unsent() []wire.Message {
+	msgs := c.failed
+	for {
+		select {
+		case m := <-c.out:
+			msgs = append(msgs, m)
+		default:
+			return msgs
+		}
 	}
 }
 
@@ -94,7 +124,7 @@ func (c *conn) serve(ctx context.Context) {
 	case nil:
 	case *room.Participant:
 		// A connection the network lost leaves a session the client may resume.
-		s.Dropped(c, c.lost.Load() && c.finalErr == nil)
+		s.Dropped(c, c.lost.Load() && c.finalErr == nil && !c.overflow.Load(), c.unsent)
 	default:
 		s.Disconnected()
 	}
@@ -353,13 +383,25 @@ func (c *conn) writeLoop() {
 	for {
 		select {
 		case m := <-c.out:
+			if c.lost.Load() {
+				c.failed = append(c.failed, m) // the reader found the connection dead
+				c.ws.CloseNow()
+				return
+			}
 			if err := c.write(m); err != nil {
 				c.netFailed(err)
+				if c.lost.Load() {
+					c.failed = append(c.failed, m)
+				}
 				c.Close(nil)
 				c.ws.CloseNow()
 				return
 			}
 		case <-c.done:
+			if c.lost.Load() {
+				c.ws.CloseNow() // nothing more is written to a dead connection
+				return
+			}
 			c.flushAndClose()
 			return
 		}
