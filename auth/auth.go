@@ -30,6 +30,13 @@ func (r Role) Valid() bool {
 	return false
 }
 
+// Room types a token can ask for; the first participant to join a room
+// sets its type and later ones must ask for the same.
+const (
+	RoomTypeLive  = "live"  // one host broadcasts to viewers (the default)
+	RoomTypeGroup = "group" // a group voice call: everyone may speak
+)
+
 // Dev credentials used when no key is configured, so that `sfu`, `sfu token` and
 // `loadgen` work together with no flags. Never use them on a reachable server.
 const (
@@ -56,6 +63,9 @@ type Grant struct {
 	Name     string `json:"name"` // display name shown to others
 	Room     string `json:"room"` // room the token is valid for; empty only for admin
 	Role     Role   `json:"role"`
+	// RoomType is the type of room the bearer joins: RoomTypeLive (also
+	// when empty) or RoomTypeGroup.
+	RoomType string `json:"room_type,omitempty"`
 }
 
 // claims is the JWT body: the grant plus the registered claims.
@@ -63,6 +73,8 @@ type claims struct {
 	Name string `json:"name,omitempty"`
 	Room string `json:"room,omitempty"`
 	Role Role   `json:"role"`
+	// RoomType is omitted for live rooms, so their tokens stay as they were.
+	RoomType string `json:"room_type,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -87,9 +99,10 @@ func (m *Minter) Mint(g Grant, ttl time.Duration) (string, error) {
 	}
 	now := time.Now()
 	c := claims{
-		Name: g.Name,
-		Room: g.Room,
-		Role: g.Role,
+		Name:     g.Name,
+		Room:     g.Room,
+		Role:     g.Role,
+		RoomType: g.RoomType,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    m.key,
 			Subject:   g.Identity,
@@ -114,6 +127,9 @@ func (g Grant) check() error {
 	}
 	if g.Room == "" && g.Role != RoleAdmin && g.Role != RoleCaller {
 		return fmt.Errorf("%w: no room", ErrBadGrant)
+	}
+	if g.RoomType != "" && g.RoomType != RoomTypeLive && g.RoomType != RoomTypeGroup {
+		return fmt.Errorf("%w: unknown room type %q", ErrBadGrant, g.RoomType)
 	}
 	return nil
 }
@@ -168,7 +184,7 @@ func (v *Verifier) Verify(token string) (Grant, error) {
 	default:
 		return Grant{}, fmt.Errorf("%w: %s", ErrMalformed, shortReason(err))
 	}
-	g := Grant{Identity: c.Subject, Name: c.Name, Room: c.Room, Role: c.Role}
+	g := Grant{Identity: c.Subject, Name: c.Name, Room: c.Room, Role: c.Role, RoomType: c.RoomType}
 	if err := g.check(); err != nil {
 		return Grant{}, err
 	}

@@ -3,6 +3,7 @@ package call
 import (
 	"time"
 
+	"github.com/talkrelay/talkrelay/match"
 	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
@@ -20,6 +21,8 @@ type call struct {
 	ring                 *time.Timer
 	room                 *room.Room
 	away                 map[string]*time.Timer // identity → reconnect deadline of a dropped side
+	match                bool                   // a random match: on "next", both wait again
+	profiles             [2]match.Profile       // of a match: the caller's and the callee's
 }
 
 // other returns the device of the side that d is not on, if connected.
@@ -36,7 +39,7 @@ func (c *call) party(d *Device) bool { return d == c.callerDev || d == c.calleeD
 func (c *call) wire() *wire.Call {
 	w := &wire.Call{
 		ID: c.id, Caller: c.caller, CallerName: c.callerName, Callee: c.callee, CalleeName: c.calleeName,
-		Mode: c.mode, State: c.state, StartedAt: c.started.UnixMilli(),
+		Mode: c.mode, State: c.state, StartedAt: c.started.UnixMilli(), Match: c.match,
 	}
 	if !c.answered.IsZero() {
 		w.AnsweredAt = c.answered.UnixMilli()
@@ -49,7 +52,7 @@ func (c *call) record(outcome, reason string, end time.Time) Record {
 	rec := Record{
 		ID: c.id, Caller: c.caller, CallerName: c.callerName, Callee: c.callee, CalleeName: c.calleeName,
 		Mode: c.mode, StartedAt: c.started, AnsweredAt: c.answered, EndedAt: end,
-		Outcome: outcome, Reason: reason,
+		Outcome: outcome, Reason: reason, Match: c.match,
 	}
 	if !c.answered.IsZero() {
 		rec.DurationMS = end.Sub(c.answered).Milliseconds()
@@ -63,6 +66,7 @@ func recordWire(r Record) *wire.Call {
 		ID: r.ID, Caller: r.Caller, CallerName: r.CallerName, Callee: r.Callee, CalleeName: r.CalleeName,
 		Mode: r.Mode, State: wire.CallEnded, Outcome: r.Outcome, Reason: r.Reason,
 		StartedAt: r.StartedAt.UnixMilli(), EndedAt: r.EndedAt.UnixMilli(), DurationMS: r.DurationMS,
+		Match: r.Match,
 	}
 	if !r.AnsweredAt.IsZero() {
 		w.AnsweredAt = r.AnsweredAt.UnixMilli()

@@ -156,18 +156,23 @@ func (d *Device) acceptLocked(id, callID string) (after func(), err error) {
 	}
 	d.peer.Send(wire.Message{Type: wire.TypeCallAccepted, ID: id, Call: w})
 	c.callerDev.peer.Send(wire.Message{Type: wire.TypeCallAccepted, Call: w})
-	// Joining under the lock keeps a hang-up from slipping between the answer and
-	// the room: the room never calls back into the service, so this cannot deadlock.
-	for _, dev := range []*Device{c.callerDev, d} {
-		p, err := r.JoinCall(dev.grant, dev.peer)
+	s.joinRoomLocked(c)
+	d.log.Info("call answered", "call", c.id)
+	return nil, nil
+}
+
+// joinRoomLocked puts both devices of an answered call into its room. Joining
+// under the lock keeps a hang-up from slipping between the answer and the room:
+// the room never calls back into the service, so this cannot deadlock.
+func (s *Service) joinRoomLocked(c *call) {
+	for _, dev := range []*Device{c.callerDev, c.calleeDev} {
+		p, err := c.room.JoinCall(dev.grant, dev.peer)
 		if err != nil {
 			dev.log.Warn("join call room", "err", err, "call", c.id)
 			continue
 		}
 		dev.part = p
 	}
-	d.log.Info("call answered", "call", c.id)
-	return nil, nil
 }
 
 // ringingFor returns the ringing call callID for one of the callee's devices.

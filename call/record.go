@@ -53,6 +53,8 @@ type Record struct {
 	// Reason says why: the end of an accepted call (EndHangup...), or why an
 	// invitation was unavailable (ReasonOffline...).
 	Reason string `json:"reason,omitempty"`
+	// Match marks a random match (no invitation, no ringing).
+	Match bool `json:"match,omitempty"`
 }
 
 // Store keeps users' call settings, the identities known to the server and call

@@ -10,11 +10,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/match"
 	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal/wire"
@@ -38,6 +40,11 @@ type Config struct {
 	Metrics *metrics.SFU
 	// Now is the clock for available hours; nil means time.Now.
 	Now func() time.Time
+	// Match, when set, enables random matching with this queue configuration
+	// (its Now defaults to the service's clock).
+	Match *match.Config
+	// ReportMatch stores reports on matched users; nil refuses reports.
+	ReportMatch MatchReporter
 }
 
 // Service is the call switchboard of one server.
@@ -52,6 +59,11 @@ type Service struct {
 	callee  limiterSet
 	caller  limiterSet
 	closed  bool
+	// Random matching: the queue, who waits on which device, and the timer of
+	// the queue's next widening.
+	queue      *match.Queue
+	waiting    map[string]*waiter
+	matchTimer *time.Timer
 	// ending counts ended calls whose rooms and records are still being closed
 	// and saved: Shutdown waits for them, so none reaches a closed store.
 	ending sync.WaitGroup
@@ -61,7 +73,7 @@ type Service struct {
 const storeTimeout = 5 * time.Second
 
 // NewService returns a Service for cfg.
-func NewService(cfg Config) *Service {
+func NewService(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,11 +98,24 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{
+	s := &Service{
 		cfg: cfg, log: cfg.Logger.With("component", "call"),
 		devices: map[string]map[*Device]struct{}{}, calls: map[string]*call{}, busy: map[string]*call{},
 		callee: newLimiterSet(cfg.CalleeInvites), caller: newLimiterSet(cfg.CallerInvites),
+		waiting: map[string]*waiter{},
 	}
+	if cfg.Match != nil {
+		mc := *cfg.Match
+		if mc.Now == nil {
+			mc.Now = cfg.Now
+		}
+		q, err := match.NewQueue(mc)
+		if err != nil {
+			return nil, fmt.Errorf("call: match queue: %w", err)
+		}
+		s.queue = q
+	}
+	return s, nil
 }
 
 // Connect makes a caller's connection one of its devices, reachable for calls,
@@ -141,6 +166,9 @@ func (s *Service) Connect(g auth.Grant, peer room.Peer, joinID string) (*Device,
 func (s *Service) Shutdown() {
 	s.mu.Lock()
 	s.closed = true
+	if s.matchTimer != nil {
+		s.matchTimer.Stop()
+	}
 	var after []func()
 	for _, c := range s.calls {
 		outcome := OutcomeCancelled // ringing: the caller cannot wait for an answer
@@ -278,6 +306,9 @@ func (s *Service) deviceGone(d *Device, onPurpose bool) {
 	}
 	var after func()
 	var part *room.Participant
+	if w := s.waiting[identity]; w != nil && w.d == d {
+		s.unwaitLocked(identity)
+	}
 	c := d.call
 	switch {
 	case c != nil && c.state == wire.CallRinging: // d placed it

@@ -107,13 +107,19 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 }
 
 // newMediaEngine registers the three codecs the SFU forwards and nothing
-// else, so negotiation cannot settle on a codec the SFU would refuse.
+// else, so negotiation cannot settle on a codec the SFU would refuse, and
+// the header extensions the SFU reads (simulcast, audio level).
 func newMediaEngine() (*webrtc.MediaEngine, error) {
 	me := &webrtc.MediaEngine{}
 	if err := media.RegisterCodecs(me); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	if err := media.RegisterSimulcastExtensions(me); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	// Audio we send says how loud it is (see AudioLevelExtensionID): group
+	// rooms pick their active speakers from it.
+	if err := media.RegisterAudioLevelExtension(me); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	return me, nil

@@ -218,7 +218,7 @@ func (c *Client) dispatch(m wire.Message) {
 		c.onCallEvent(m)
 	}
 	c.emit(m)
-	if m.Type == wire.TypeError || m.Type == wire.TypePong || strings.HasPrefix(m.Type, "call.") {
+	if m.Type == wire.TypeError || m.Type == wire.TypePong || strings.HasPrefix(m.Type, "call.") || strings.HasPrefix(m.Type, "match.") {
 		c.resolve(m, nil)
 	}
 }

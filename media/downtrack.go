@@ -29,8 +29,13 @@ type DownTrack struct {
 	pt     uint8
 	writer webrtc.TrackLocalWriter
 
+	nackBudget nackBudget // owned by the RTCP goroutine (ServeRTCP)
+
 	// sel picks the layer of a simulcast video feed; nil otherwise.
 	sel *selector
+	// gateFlag, when set, opens a GateFlagged feed to this down track (see
+	// SetGateFlag); set before the down track is added.
+	gateFlag *atomic.Bool
 	// curLayer mirrors layer for other goroutines (keyframe requests).
 	curLayer atomic.Int32
 
@@ -157,6 +162,10 @@ func fmtpValue(line, key string) string {
 // timestamp (hdr is shared by the worker's viewers, so each sets every field it uses).
 func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref packetRef, now int64) bool {
 	if !d.bound.Load() {
+		return false
+	}
+	if d.gatedOut(ref) {
+		d.sinceRebase = false // when the gate opens, continue without a gap
 		return false
 	}
 	if int(ref.layer) != d.layer {
@@ -319,8 +328,34 @@ func (d *DownTrack) nack(p *rtcp.TransportLayerNack) {
 	for _, pair := range p.Nacks {
 		seqs = pair.PacketList()
 		d.feed.stats.NACKsReceived.Add(uint64(len(seqs)))
+		if !d.nackBudget.take(len(seqs), time.Now()) {
+			continue // a viewer asking for more than any loss explains: its worker serves others too
+		}
 		if s := d.shard.Load(); s != nil {
 			s.control(ctrlMsg{op: opNACK, track: d, seqs: seqs})
 		}
 	}
+}
+
+// maxNACKsPerSecond bounds the retransmissions one viewer may ask for: a 1.5
+// Mbit/s video with 30 % loss needs about 50 a second. Beyond it a viewer is
+// flooding, and its worker's time belongs to the others it serves.
+const maxNACKsPerSecond = 400
+
+// nackBudget counts a viewer's NACKed packets per second. Only the down track's
+// RTCP goroutine uses it.
+type nackBudget struct {
+	windowStart time.Time
+	used        int
+}
+
+func (b *nackBudget) take(n int, now time.Time) bool {
+	if now.Sub(b.windowStart) >= time.Second {
+		b.windowStart, b.used = now, 0
+	}
+	if b.used+n > maxNACKsPerSecond {
+		return false
+	}
+	b.used += n
+	return true
 }

@@ -204,3 +204,18 @@ func TestEstimatesAreRelayedAndCoalesced(t *testing.T) {
 		t.Fatalf("after an interval relayed %v, want a second estimate 250000", got)
 	}
 }
+
+// A viewer gets at most maxNACKsPerSecond retransmissions a second.
+func TestNACKBudget(t *testing.T) {
+	var b nackBudget
+	now := time.Now()
+	if !b.take(maxNACKsPerSecond-1, now) || !b.take(1, now) {
+		t.Fatal("the budget refused what it allows")
+	}
+	if b.take(1, now.Add(500*time.Millisecond)) {
+		t.Fatal("the budget allowed more than its second's worth")
+	}
+	if !b.take(17, now.Add(time.Second)) {
+		t.Fatal("the budget did not refill after a second")
+	}
+}

@@ -182,6 +182,11 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 		if err := RegisterSimulcastExtensions(me); err != nil {
 			return nil, err
 		}
+		// Each audio packet says how loud it is: group rooms pick their
+		// active speakers from it.
+		if err := RegisterAudioLevelExtension(me); err != nil {
+			return nil, err
+		}
 		// Transport-wide congestion control feedback lets each publisher's own
 		// estimator (browsers' GCC) fit its uplink.
 		if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {

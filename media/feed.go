@@ -70,7 +70,9 @@ type Feed struct {
 	log               *slog.Logger
 
 	muted  atomic.Bool
-	resync atomic.Uint32 // bumped on unmute: down tracks restart cleanly
+	resync atomic.Uint32 // bumped on unmute and gate reopening: down tracks restart cleanly
+	gate   atomic.Uint32 // a Gate: which down tracks receive packets
+	meter  LevelMeter    // the publisher's audio levels (Upstream.AudioLevelID)
 	// lastEstimate is the monotonic time (ns since start) of the last relayed REMB.
 	lastEstimate atomic.Int64
 	start        time.Time
@@ -179,6 +181,10 @@ type Upstream struct {
 	// estimate may bound the sender (a 1:1 call): in a live, one viewer on a
 	// bad network must not lower everyone's quality.
 	Estimate func(bitsPerSecond float32)
+	// AudioLevelID is the id the publisher's connection negotiated for the
+	// RFC 6464 audio level header extension (see AudioLevelID); when not 0,
+	// the reader meters each packet's level (Feed.Loudness).
+	AudioLevelID uint8
 }
 
 // Attach makes t the source of the feed's only (or lowest) layer; see AttachLayer.
@@ -333,7 +339,7 @@ func (f *Feed) read(s *source) {
 	defer f.wg.Done()
 	defer close(s.done)
 	buf := make([]byte, packetcache.MaxPacketSize)
-	in := ingress{layer: s.layer, epoch: s.layer.epoch.Load()}
+	in := ingress{layer: s.layer, epoch: s.layer.epoch.Load(), levelID: s.up.AudioLevelID}
 	for {
 		n, _, err := s.track.Read(buf)
 		if s.stopped.Load() {
@@ -347,7 +353,7 @@ func (f *Feed) read(s *source) {
 			return
 		}
 		ref, ok := f.store(&in, buf[:n])
-		if !ok || f.muted.Load() || (len(f.layers) > 1 && !s.layer.wanted()) {
+		if !ok || f.muted.Load() || ref.gateClosed || (len(f.layers) > 1 && !s.layer.wanted()) {
 			continue
 		}
 		for _, sh := range f.shards {
@@ -362,6 +368,7 @@ type ingress struct {
 	epoch     uint32
 	keyTS     uint32 // timestamp of the last keyframe start
 	haveKeyTS bool
+	levelID   uint8 // the audio level header extension's id; 0: none
 }
 
 // store parses pkt, marks keyframe starts and stores it in the cache.
@@ -393,9 +400,16 @@ func (f *Feed) store(in *ingress, pkt []byte) (packetRef, bool) {
 	f.stats.PacketsIn.Add(1)
 	f.stats.BytesIn.Add(uint64(len(pkt)))
 	in.layer.bytesIn.Add(uint64(len(pkt)))
+	now := time.Now().UnixNano()
+	if in.levelID != 0 {
+		if level, _, ok := codec.AudioLevel(pkt, in.levelID); ok {
+			f.meter.Observe(level, now)
+		}
+	}
+	gate := Gate(f.gate.Load())
 	return packetRef{
 		ext: ext, epoch: in.epoch, resync: f.resync.Load(), keyframe: key, layer: uint8(in.layer.index),
-		readAt: time.Now().UnixNano(),
+		flagged: gate == GateFlagged, gateClosed: gate == GateClosed, readAt: now,
 	}, true
 }
 

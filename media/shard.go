@@ -20,7 +20,10 @@ type packetRef struct {
 	resync   uint32 // unmute generation
 	keyframe bool
 	layer    uint8 // the simulcast layer it belongs to
-	readAt   int64 // Unix ns when the reader took it, for the forwarding latency
+	// flagged: the feed's gate was GateFlagged (only down tracks whose flag
+	// is set take it); gateClosed: GateClosed, nobody takes it.
+	flagged, gateClosed bool
+	readAt              int64 // Unix ns when the reader took it, for the forwarding latency
 }
 
 const (
@@ -275,7 +278,8 @@ func (s *shard) replay(d *DownTrack) {
 	f := s.feed
 	ly := f.layers[d.layer]
 	epoch, resync := ly.epoch.Load(), f.resync.Load()
-	if f.muted.Load() {
+	gate := Gate(f.gate.Load())
+	if f.muted.Load() || gate == GateClosed {
 		return
 	}
 	key, ok := ly.cache.LastKeyframe()
@@ -287,7 +291,7 @@ func (s *shard) replay(d *DownTrack) {
 	now := time.Now().UnixNano()
 	l := &s.scratch
 	for ext := key; ext <= head; ext++ {
-		ref := packetRef{ext: ext, epoch: epoch, resync: resync, keyframe: ext == key, layer: uint8(d.layer)}
+		ref := packetRef{ext: ext, epoch: epoch, resync: resync, keyframe: ext == key, layer: uint8(d.layer), flagged: gate == GateFlagged}
 		if !s.load(l, ref) {
 			continue
 		}

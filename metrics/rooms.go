@@ -4,8 +4,9 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // RoomCounts is a snapshot of the node's rooms.
 type RoomCounts struct {
-	Rooms   int // all rooms, calls' included
+	Rooms   int // all rooms, calls' and groups' included
 	Calls   int // rooms of 1:1 calls
+	Groups  int // group voice rooms
 	Callers int // participants in calls
 	Lives   int // rooms with a running live
 	Hosts   int
@@ -29,7 +30,7 @@ func NewRoomCollector(src RoomSource) prometheus.Collector {
 	}
 	return &roomCollector{
 		src:          src,
-		rooms:        d("rooms", "Open rooms by type (live, call).", "type"),
+		rooms:        d("rooms", "Open rooms by type (live, call, group).", "type"),
 		lives:        d("lives", "Live talks running."),
 		participants: d("participants", "Connected participants by role.", "role"),
 		viewers:      d("viewers", "Viewers watching, over all rooms."),
@@ -47,8 +48,9 @@ func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.src()
-	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Rooms-n.Calls), "live")
+	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Rooms-n.Calls-n.Groups), "live")
 	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Calls), "call")
+	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(n.Groups), "group")
 	ch <- prometheus.MustNewConstMetric(c.lives, prometheus.GaugeValue, float64(n.Lives))
 	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Hosts), "host")
 	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(n.Viewers), "viewer")

@@ -52,6 +52,9 @@ type Config struct {
 	// of one room. Past either, joins get server_full. Defaults 10,000 and 20,000.
 	MaxRooms        int
 	MaxParticipants int
+	// MaxSpeakers bounds who may publish in a group room: later participants
+	// listen (their offers are refused). Default DefaultMaxSpeakers (50).
+	MaxSpeakers int
 	// Banned, when set, refuses identities the host banned from a room.
 	Banned func(ctx context.Context, room, identity string) (bool, error)
 	// Metrics records lives, their duration and engagement, and data channels.
@@ -91,6 +94,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.MaxParticipants == 0 {
 		cfg.MaxParticipants = 20_000
+	}
+	if cfg.MaxSpeakers == 0 {
+		cfg.MaxSpeakers = DefaultMaxSpeakers
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewSFU(nil)
@@ -144,6 +150,7 @@ func (m *Manager) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, er
 			return nil, &wire.Error{Code: wire.CodeBanned, Message: "you are banned from this room", Fatal: true}
 		}
 	}
+	kind := kindOf(g)
 	for {
 		m.mu.Lock()
 		if m.closed {
@@ -156,10 +163,13 @@ func (m *Manager) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, er
 				m.mu.Unlock()
 				return nil, &wire.Error{Code: wire.CodeServerFull, Message: "this server has no room for another room; try later", Fatal: true}
 			}
-			r = newRoom(m, g.Room, kindLiveRoom)
+			r = newRoomOfKind(m, g.Room, kind)
 			m.rooms[g.Room] = r
 		}
 		m.mu.Unlock()
+		if r.kind != kind {
+			return nil, wrongKind(r, g)
+		}
 		p, err := r.join(g, peer, o)
 		if err == errRoomClosed {
 			continue // the room emptied and closed as we looked it up: take a fresh one
@@ -171,6 +181,7 @@ func (m *Manager) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, er
 // RoomInfo is a room's state for the REST API.
 type RoomInfo struct {
 	Name         string     `json:"name"`
+	Type         string     `json:"type"` // live, call or group
 	Viewers      int        `json:"viewers"`
 	Participants int        `json:"participants"`
 	Live         *wire.Live `json:"live,omitempty"`

@@ -23,9 +23,12 @@ func (m *Manager) Counts() metrics.RoomCounts {
 	c := metrics.RoomCounts{Rooms: len(rooms)}
 	for _, r := range rooms {
 		r.mu.Lock()
-		if r.kind == kindCallRoom {
+		switch r.kind {
+		case kindCallRoom:
 			c.Calls++
 			c.Callers += len(r.participants)
+		case kindGroupRoom:
+			c.Groups++
 		}
 		c.Viewers += r.viewers
 		if r.host != nil {

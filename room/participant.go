@@ -24,6 +24,9 @@ type Participant struct {
 	log   *slog.Logger
 	// chatAfter is the last chat Seq the client held when it joined (JoinOptions).
 	chatAfter uint64
+	// whep: the client watches over WHEP, offering itself; its subscriber is
+	// made from its offer (whep.go), never offered by the server.
+	whep bool
 
 	mu  sync.Mutex
 	pub *publisher
@@ -34,6 +37,10 @@ type Participant struct {
 	closed    bool
 	// dcOpen is whether the chat data channel counts in the open channels gauge.
 	dcOpen atomic.Bool
+	// topSpeaker, in a group room, is set while the participant is an active
+	// speaker: the gate flag of its down tracks (it then hears the speaker
+	// after the active ones instead of itself).
+	topSpeaker atomic.Bool
 }
 
 // ID is the participant's id for this connection.
@@ -47,12 +54,17 @@ func (p *Participant) isHost() bool { return p.grant.Role == auth.RoleHost }
 // Offer handles the host's publisher offer: the answer (echoing id) and then the
 // server's candidates are sent to the host.
 func (p *Participant) Offer(id, sdp string) error {
-	inCall := p.room.kind == kindCallRoom
-	if !p.isHost() && !inCall {
+	inCall, inGroup := p.room.kind == kindCallRoom, p.room.kind == kindGroupRoom
+	if !p.isHost() && !inCall && !inGroup {
 		return wire.Errorf(wire.CodeForbidden, "only the host publishes; a %s cannot", p.grant.Role)
 	}
 	if err := checkOffer(sdp); err != nil {
 		return err
+	}
+	if inGroup {
+		if err := p.room.admitSpeaker(p, sdp); err != nil {
+			return err
+		}
 	}
 	if inCall && !p.room.videoAllowed() && sendsVideo(sdp) {
 		return wire.Errorf(wire.CodeForbidden, "this is a voice call: switch it to video (call.mode) before sending video")
@@ -109,12 +121,17 @@ func (p *Participant) Candidate(t wire.Target, c *wire.Candidate) error {
 
 // SetMuted turns the host's mic ("audio") or camera ("video") off or on.
 func (p *Participant) SetMuted(kind string, muted bool) error {
-	if !p.isHost() && p.room.kind != kindCallRoom {
+	if !p.isHost() && p.room.kind == kindLiveRoom {
 		return wire.Errorf(wire.CodeForbidden, "only the host mutes its tracks")
 	}
 	k, ok := kindIndex(kind)
 	if !ok {
 		return wire.Errorf(wire.CodeBadMessage, "kind must be \"audio\" or \"video\"")
+	}
+	if p.room.kind == kindGroupRoom {
+		if err := p.checkGroupMute(kind); err != nil {
+			return err
+		}
 	}
 	p.room.setMuted(p, k, muted)
 	return nil
@@ -165,8 +182,8 @@ func (p *Participant) syncFeeds() {
 	}
 	feeds := p.room.feedsFor(p) // nobody receives their own media
 	if p.sub == nil {
-		if len(feeds) == 0 && p.room.m.cfg.Chat == nil {
-			return
+		if p.whep || (len(feeds) == 0 && p.room.m.cfg.Chat == nil) {
+			return // JoinWHEP makes a WHEP viewer's subscriber from its offer
 		}
 		sub, err := newSubscriber(p)
 		if err != nil {

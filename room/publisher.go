@@ -3,6 +3,7 @@ package room
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -19,6 +20,10 @@ type publisher struct {
 	mu       sync.Mutex
 	answered bool                      // the answer went out: candidates may follow it
 	early    []webrtc.ICECandidateInit // our candidates gathered before the answer was sent
+
+	// onState, when set, hears the connection's state: a WHIP session has no
+	// signaling connection to tell it ended (whep.go).
+	onState atomic.Pointer[func(webrtc.PeerConnectionState)]
 }
 
 func newPublisher(p *Participant) (*publisher, error) {
@@ -40,6 +45,11 @@ func newPublisher(p *Participant) (*publisher, error) {
 		}
 		p.peer.Send(candidateMessage(wire.TargetPublisher, c.ToJSON()))
 	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if fn := pub.onState.Load(); fn != nil {
+			(*fn)(st)
+		}
+	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		kind := kindAudio
 		if t.Kind() == webrtc.RTPCodecTypeVideo {
@@ -54,6 +64,9 @@ func newPublisher(p *Participant) (*publisher, error) {
 			up.Estimate = func(bps float32) {
 				_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{ssrc}}})
 			}
+		}
+		if kind == kindAudio && p.room.kind == kindGroupRoom {
+			up.AudioLevelID = media.AudioLevelID(recv) // the speaker selection's input
 		}
 		var rids []string
 		if t.RID() != "" {

@@ -18,6 +18,8 @@ type JoinOptions struct {
 	// delivers from the next one instead of the usual history (see
 	// chat.Hub.JoinAfter), so a client coming back sees no gap and no duplicate.
 	ChatAfter uint64
+	// whep: the participant watches over WHEP (JoinWHEP).
+	whep bool
 }
 
 // Enter admits the bearer of g like Join. With a resume token still valid for
@@ -55,7 +57,7 @@ func (m *Manager) resume(g auth.Grant, peer Peer, token, joinID string) *Partici
 func (r *Room) resume(g auth.Grant, id, secret string, peer Peer, joinID string) *Participant {
 	r.mu.Lock()
 	p := r.participants[id]
-	if r.closed || p == nil || p.sess == nil || p.grant.Identity != g.Identity || p.grant.Role != g.Role || !p.sess.matches(secret) {
+	if r.closed || p == nil || p.sess == nil || p.grant.Identity != g.Identity || p.grant.Role != g.Role || r.kind != kindOf(g) || !p.sess.matches(secret) {
 		r.mu.Unlock()
 		return nil
 	}
@@ -101,6 +103,9 @@ func (r *Room) joinedLocked(p *Participant) *wire.Joined {
 	}
 	if r.live != nil {
 		j.Live = r.live.wire()
+	}
+	if r.kind == kindGroupRoom {
+		j.RoomType = auth.RoomTypeGroup
 	}
 	if window := r.m.cfg.ResumeWindow; p.sess != nil && window > 0 {
 		j.ResumeToken = p.id + "." + p.sess.newSecret()

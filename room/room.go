@@ -34,6 +34,7 @@ type Room struct {
 	live         *live
 	sources      map[string]*source // publisher identity → its feeds
 	video        bool               // call rooms: video may be published (a video call)
+	group        *group             // group rooms: speaker selection and hands; nil otherwise
 	graceTimer   *time.Timer
 	countSent    int
 	countSentAt  time.Time
@@ -44,8 +45,9 @@ type Room struct {
 type roomKind int
 
 const (
-	kindLiveRoom roomKind = iota // one host broadcasts to viewers
-	kindCallRoom                 // two callers talk; both publish
+	kindLiveRoom  roomKind = iota // one host broadcasts to viewers
+	kindCallRoom                  // two callers talk; both publish
+	kindGroupRoom                 // a group voice call: up to MaxSpeakers publish audio (group.go)
 )
 
 // source is one publisher's media: its feeds and whether each is muted.
@@ -58,10 +60,9 @@ type source struct {
 	layersTimer *time.Timer
 }
 
+// closeFeeds closes the source's feeds. A pending layers timer is left to
+// fire: it finds the source gone from its room and does nothing.
 func (s *source) closeFeeds() {
-	if s.layersTimer != nil {
-		s.layersTimer.Stop()
-	}
 	for _, f := range s.feeds {
 		if f != nil {
 			f.Close()
@@ -118,7 +119,7 @@ func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error
 	if replaced != nil {
 		delete(r.participants, replaced.id) // the new connection takes its place in the count
 	}
-	p := &Participant{id: newID("PA_"), grant: g, room: r, sess: newSession(peer), chatAfter: o.ChatAfter}
+	p := &Participant{id: newID("PA_"), grant: g, room: r, sess: newSession(peer), chatAfter: o.ChatAfter, whep: o.whep}
 	p.peer = p.sess
 	p.log = r.m.log.With("room", r.name, "participant", p.id, "identity", g.Identity, "role", string(g.Role))
 	r.participants[p.id] = p
@@ -136,6 +137,7 @@ func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error
 		}
 	}
 	p.peer.Send(wire.Message{Type: wire.TypeJoined, ID: o.ID, Joined: r.joinedLocked(p)})
+	r.groupJoinedLocked(p)
 	if !isHost && replaced == nil {
 		r.countChangedLocked() // after joined: a client's first message is always joined
 	}
@@ -167,7 +169,9 @@ func (r *Room) leave(p *Participant, onPurpose bool) {
 	}
 	r.removeLocked(p)
 	var cleanup func()
-	if p == r.host {
+	if r.kind == kindGroupRoom {
+		cleanup = r.groupLeftLocked(p)
+	} else if p == r.host {
 		r.host = nil
 		switch {
 		case r.live != nil && onPurpose:
@@ -216,6 +220,7 @@ func (r *Room) closeIfEmptyLocked() bool {
 	if r.countTimer != nil {
 		r.countTimer.Stop()
 	}
+	r.stopGroupLocked()
 	return true
 }
 
@@ -246,9 +251,9 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 	var old *media.Feed
 	if f == nil || !strings.EqualFold(f.Codec().MimeType, codec.MimeType) || f.Layers() != max(len(rids), 1) {
 		old = f
-		// Stream ids tell a call's receiver whose media a track carries.
+		// Stream ids tell a call's or group's receiver whose media a track carries.
 		stream := r.name
-		if r.kind == kindCallRoom {
+		if r.kind != kindLiveRoom {
 			stream = p.grant.Identity
 		}
 		f = r.m.cfg.Engine.NewFeed(media.FeedConfig{
@@ -257,6 +262,9 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 			OnLayersWatched: r.layersWatchedFunc(p.grant.Identity),
 		})
 		f.SetMuted(src.muted[kind])
+		if r.kind == kindGroupRoom {
+			f.SetGate(media.GateClosed) // until the speaker selection opens it
+		}
 		src.feeds[kind] = f
 	}
 	started := r.live == nil && r.kind == kindLiveRoom
@@ -351,8 +359,11 @@ func (r *Room) othersLocked(p *Participant) []*Participant {
 // canPublishLocked says whether p may publish: a live's host, or a caller in
 // its call.
 func (r *Room) canPublishLocked(p *Participant) bool {
-	if r.kind == kindCallRoom {
+	switch r.kind {
+	case kindCallRoom:
 		return r.participants[p.id] == p
+	case kindGroupRoom: // a speaker: see admitSpeaker
+		return r.participants[p.id] == p && r.sources[p.grant.Identity] != nil
 	}
 	return p == r.host
 }
@@ -371,7 +382,7 @@ func (r *Room) setMuted(p *Participant, kind int, muted bool) {
 	src.muted[kind] = muted
 	f := src.feeds[kind]
 	m := wire.Message{Type: wire.TypeTrackMuted, Kind: kindNames[kind], Muted: wire.Bool(muted)}
-	if r.kind == kindCallRoom {
+	if r.kind != kindLiveRoom {
 		m.Identity = p.grant.Identity
 	}
 	r.broadcastLocked(m)
@@ -470,7 +481,7 @@ func (r *Room) pushCountLocked() {
 func (r *Room) info() RoomInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	in := RoomInfo{Name: r.name, Viewers: r.viewers, Participants: len(r.participants)}
+	in := RoomInfo{Name: r.name, Type: kindName(r.kind), Viewers: r.viewers, Participants: len(r.participants)}
 	if r.live != nil {
 		in.Live = r.live.wire()
 	}
@@ -497,6 +508,7 @@ func (r *Room) shutdown() {
 	if r.countTimer != nil {
 		r.countTimer.Stop()
 	}
+	r.stopGroupLocked()
 	r.mu.Unlock()
 	// Media first, so the live's cleanup renegotiates nobody who is leaving anyway.
 	for _, q := range parts {

@@ -28,6 +28,9 @@ type subscriber struct {
 	maxHeight int  // how tall the client shows video (0: no limit), for simulcast layers
 
 	ice iceRestart // see icerestart.go
+	// whep, for a WHEP viewer, holds the transceivers its offer asked for:
+	// feeds change by replacing their tracks, never by an offer (whep.go).
+	whep *whepSlots
 }
 
 type subTrack struct {
@@ -73,6 +76,10 @@ func newSubscriber(p *Participant) (*subscriber, error) {
 // setFeeds makes the subscriber carry exactly feeds, adding and removing down
 // tracks, and renegotiates if anything changed.
 func (s *subscriber) setFeeds(feeds []*media.Feed) {
+	if s.whep != nil {
+		s.setWHEPFeeds(feeds)
+		return
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -87,6 +94,7 @@ func (s *subscriber) setFeeds(feeds []*media.Feed) {
 		}
 		dt := media.NewDownTrack(f, s.pc.WriteRTCP)
 		dt.SetMaxHeight(s.maxHeight)
+		dt.SetGateFlag(&s.p.topSpeaker) // group rooms: see selectRound
 		tr, err := s.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			s.p.log.Warn("add down track", "err", err)

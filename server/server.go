@@ -15,6 +15,7 @@ import (
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/call"
 	"github.com/talkrelay/talkrelay/chat"
+	"github.com/talkrelay/talkrelay/match"
 	"github.com/talkrelay/talkrelay/media"
 	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
@@ -51,6 +52,9 @@ type Config struct {
 	// (defaults 10,000 and 20,000).
 	MaxRooms        int
 	MaxParticipants int
+	// MaxSpeakers is how many participants of a group room may speak
+	// (default 50); later ones listen.
+	MaxSpeakers int
 	// ChatRateLimit is each identity's chat token bucket (default 20 per 30 s; a
 	// negative Count switches it off).
 	ChatRateLimit chat.RateLimit
@@ -66,6 +70,9 @@ type Config struct {
 	JoinTimeout time.Duration
 	// IdleTimeout: how long a connection may stay silent (clients ping).
 	IdleTimeout time.Duration
+	// MatchWiden are the random-matching queue's widening steps (default:
+	// interests stop counting after 10 s of waiting, every preference after 30 s).
+	MatchWiden []match.Widening
 	// RingTimeout: how long a call rings unanswered (default 30 s).
 	RingTimeout time.Duration
 	// CallReconnectGrace: how long an answered call waits for a side whose
@@ -133,12 +140,22 @@ func New(cfg Config) (*Server, error) {
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace, ResumeWindow: cfg.ResumeWindow,
 		Chat: s.chat, Banned: st.Banned,
-		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, Metrics: met,
+		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, MaxSpeakers: cfg.MaxSpeakers, Metrics: met,
 	})
-	s.phone = call.NewService(call.Config{
+	phone, err := call.NewService(call.Config{
 		Rooms: s.rooms, Store: st, Logger: cfg.Logger, Metrics: met,
 		RingTimeout: cfg.RingTimeout, ReconnectGrace: cfg.CallReconnectGrace,
+		Match: &match.Config{Widen: matchWiden(cfg.MatchWiden)},
+		ReportMatch: func(ctx context.Context, reporter, reported, callID, reason string) error {
+			return st.AddReport(ctx, store.Report{Room: "match", Reporter: reporter, Reason: fmt.Sprintf("user %q (call %s): %s", reported, callID, reason)})
+		},
 	})
+	if err != nil {
+		engine.Close()
+		st.Close()
+		return nil, err
+	}
+	s.phone = phone
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Calls: s.phone, Verifier: s.verify, Logger: cfg.Logger,
 		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -210,4 +227,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	engErr := s.engine.Close()
 	storeErr := s.store.Close()
 	return errors.Join(sigErr, httpErr, engErr, storeErr)
+}
+
+func matchWiden(w []match.Widening) []match.Widening {
+	if w != nil {
+		return w
+	}
+	return []match.Widening{
+		{After: 10 * time.Second, Drop: []string{match.Interests}},
+		{After: 30 * time.Second, Drop: []string{match.Gender, match.Language, match.Country}},
+	}
 }

@@ -264,7 +264,7 @@ func (c *conn) limited(m wire.Message) bool {
 
 func (c *conn) dispatch(p session, m wire.Message) {
 	var err error
-	if strings.HasPrefix(m.Type, "call.") {
+	if strings.HasPrefix(m.Type, "call.") || strings.HasPrefix(m.Type, "match.") {
 		err = c.dispatchCall(p, m)
 		if err != nil {
 			c.reply(m, err)
@@ -294,6 +294,8 @@ func (c *conn) dispatch(p session, m wire.Message) {
 		err = p.EndLive()
 	case wire.TypeVideoSize:
 		err = p.SetVideoSize(m.Width, m.Height)
+	case wire.TypeRaiseHand, wire.TypeMuteParticipant, wire.TypeRemoveParticipant:
+		err = dispatchGroup(p, m)
 	default:
 		err = wire.Errorf(wire.CodeUnknownType, "unknown message type %q", m.Type)
 	}

@@ -30,7 +30,7 @@ var (
 func (c *conn) dispatchCall(s session, m wire.Message) error {
 	d, ok := s.(*call.Device)
 	if !ok {
-		return wire.Errorf(wire.CodeForbidden, "call messages need a caller token")
+		return wire.Errorf(wire.CodeForbidden, "call and match messages need a caller token")
 	}
 	switch m.Type {
 	case wire.TypeCallInvite:
@@ -45,6 +45,16 @@ func (c *conn) dispatchCall(s session, m wire.Message) error {
 		return d.Hangup(m.ID, m.CallID)
 	case wire.TypeCallMode:
 		return d.SetMode(m.ID, m.CallID, m.Mode)
+	case wire.TypeMatchJoin:
+		return d.Match(m.ID, m.Profile)
+	case wire.TypeMatchLeave:
+		return d.Unmatch(m.ID)
+	case wire.TypeMatchNext:
+		return d.Next(m.ID)
+	case wire.TypeMatchBlock:
+		return d.Block(m.ID, m.Identity)
+	case wire.TypeMatchReport:
+		return d.Report(m.ID, m.Identity, m.Reason)
 	}
 	return wire.Errorf(wire.CodeUnknownType, "unknown message type %q", m.Type)
 }

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -37,6 +38,9 @@ type AudioConfig struct {
 	// receiver on the same clock can measure latency; nil leaves SentAt 0 and
 	// the output deterministic.
 	Now func() time.Time
+	// Level is how loud the stream starts, in -dBov as RFC 6464 counts it:
+	// 0 (the default) is full scale, 127 silence. See SetLevel.
+	Level uint8
 }
 
 // Audio produces a synthetic Opus-like stream packet by packet. NextPacket
@@ -48,6 +52,7 @@ type Audio struct {
 	ts     uint32
 	buf    []byte
 	packet rtp.Packet
+	level  atomic.Uint32 // -dBov, see SetLevel
 }
 
 // NewAudio returns an Audio for cfg with defaults applied and its single
@@ -73,7 +78,28 @@ func NewAudio(cfg AudioConfig) *Audio {
 		a.buf[i] = byte(i*67 + 3)
 	}
 	a.buf[0] = opusTOC
+	a.SetLevel(cfg.Level)
 	return a
+}
+
+// SetLevel sets how loud the stream is from now on, in -dBov (0 loudest, 127
+// and above silence). The payload does not change: a sender puts the level
+// in each packet's audio level header extension (see AudioLevelByte). Safe
+// to call while another goroutine paces the stream.
+func (a *Audio) SetLevel(dBov uint8) { a.level.Store(uint32(min(dBov, 127))) }
+
+// Level is the stream's current level in -dBov.
+func (a *Audio) Level() uint8 { return uint8(a.level.Load()) }
+
+// AudioLevelByte is the one byte of an RFC 6464 audio level header
+// extension for level (-dBov): the level, with the voice-activity flag set
+// unless it is silence.
+func AudioLevelByte(level uint8) byte {
+	level = min(level, 127)
+	if level < 127 {
+		return 0x80 | level
+	}
+	return level
 }
 
 // SSRC returns the stream's SSRC, which receivers need when it was chosen at

@@ -64,6 +64,7 @@ func runServer(args []string) int {
 	chatHistory := fs.Int("chat-history", envInt("TALKRELAY_CHAT_HISTORY", 50), "chat messages a participant receives on joining [TALKRELAY_CHAT_HISTORY]")
 	maxRooms := fs.Int("max-rooms", envInt("TALKRELAY_MAX_ROOMS", 10_000), "rooms open at once before joins get server_full [TALKRELAY_MAX_ROOMS]")
 	maxParticipants := fs.Int("max-participants", envInt("TALKRELAY_MAX_PARTICIPANTS", 20_000), "participants per room before joins get server_full [TALKRELAY_MAX_PARTICIPANTS]")
+	maxSpeakers := fs.Int("max-speakers", envInt("TALKRELAY_MAX_SPEAKERS", 50), "participants of a group room who may speak; later ones listen [TALKRELAY_MAX_SPEAKERS]")
 	ringTimeout := fs.Duration("ring-timeout", envDuration("TALKRELAY_RING_TIMEOUT", 30*time.Second), "how long a call rings before it ends unanswered [TALKRELAY_RING_TIMEOUT]")
 	callGrace := fs.Duration("call-reconnect-grace", envDuration("TALKRELAY_CALL_RECONNECT_GRACE", 15*time.Second), "how long an answered call waits for a side whose connection dropped [TALKRELAY_CALL_RECONNECT_GRACE]")
 	resumeWindow := fs.Duration("resume-window", envDuration("TALKRELAY_RESUME_WINDOW", 30*time.Second), "how long a participant whose signaling dropped may resume its session; negative: not at all [TALKRELAY_RESUME_WINDOW]")
@@ -93,7 +94,7 @@ func runServer(args []string) int {
 		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL,
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
-		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants,
+		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants, MaxSpeakers: *maxSpeakers,
 		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace, ResumeWindow: *resumeWindow,
 	})
 	if err != nil {
@@ -138,6 +139,7 @@ func runToken(args []string) int {
 	identity := fs.String("identity", "", "participant identity (user id)")
 	name := fs.String("name", "", "display name (default: identity)")
 	role := fs.String("role", "viewer", "host, viewer, caller or admin")
+	roomType := fs.String("room-type", "", "live (default) or group: a group voice room, where the host moderates and viewers speak too")
 	ttl := fs.Duration("ttl", 6*time.Hour, "validity")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", auth.DevAPIKey), "API key [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", auth.DevAPISecret), "API secret [TALKRELAY_API_SECRET]")
@@ -149,7 +151,7 @@ func runToken(args []string) int {
 		fmt.Fprintln(os.Stderr, "sfu token:", err)
 		return 2
 	}
-	tok, err := m.Mint(auth.Grant{Identity: *identity, Name: *name, Room: *roomName, Role: auth.Role(*role)}, *ttl)
+	tok, err := m.Mint(auth.Grant{Identity: *identity, Name: *name, Room: *roomName, Role: auth.Role(*role), RoomType: *roomType}, *ttl)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sfu token:", err)
 		return 2

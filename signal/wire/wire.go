@@ -35,11 +35,16 @@ type Message struct {
 	Error     *Error     `json:"error,omitempty"`      // error
 	Reason    string     `json:"reason,omitempty"`     // server_shutdown
 
-	Callee   string `json:"callee,omitempty"`   // call.invite: the identity called
-	Mode     string `json:"mode,omitempty"`     // call.invite, call.mode: "voice" or "video"
-	CallID   string `json:"call_id,omitempty"`  // call.accept, call.decline, call.cancel, call.hangup, call.mode
-	Call     *Call  `json:"call,omitempty"`     // call.* events
-	Identity string `json:"identity,omitempty"` // track_muted in a call: whose track
+	Callee   string        `json:"callee,omitempty"`   // call.invite: the identity called
+	Mode     string        `json:"mode,omitempty"`     // call.invite, call.mode: "voice" or "video"
+	CallID   string        `json:"call_id,omitempty"`  // call.accept, call.decline, call.cancel, call.hangup, call.mode
+	Call     *Call         `json:"call,omitempty"`     // call.* events
+	Profile  *MatchProfile `json:"profile,omitempty"`  // match.join
+	Identity string        `json:"identity,omitempty"` // track_muted in a call: whose track
+
+	// Speakers, in active_speakers, are a group room's active speakers, loudest first.
+	Speakers []string `json:"speakers,omitempty"`
+	Raised   *bool    `json:"raised,omitempty"` // raise_hand, hand_raised
 
 	// RIDs, in layers, are the simulcast layers some viewer watches (absent: none).
 	RIDs   []string `json:"rids,omitempty"`
@@ -72,6 +77,13 @@ const (
 	TypeCallCancel  = "call.cancel"  // {call_id}: give up an unanswered call → call.ended
 	TypeCallHangup  = "call.hangup"  // {call_id}: end the call for both → call.ended
 	TypeCallMode    = "call.mode"    // {call_id, mode}: switch voice ↔ video → call.mode
+
+	// Random matching (callers only).
+	TypeMatchJoin   = "match.join"   // {profile}: wait to be paired → match.waiting, or call.accepted at once
+	TypeMatchLeave  = "match.leave"  // stop waiting → match.left
+	TypeMatchNext   = "match.next"   // end the current match; both wait again → call.ended, match.waiting
+	TypeMatchBlock  = "match.block"  // {identity}: never be paired with them again (ends a match with them)
+	TypeMatchReport = "match.report" // {identity, reason}: report them for review → match.reported
 )
 
 // Server → client message types.
@@ -88,6 +100,9 @@ const (
 	// TypeLayers {kind, rids}: to a simulcast publisher, the layers viewers
 	// watch, debounced (rids absent: none); it may pause the others' encoders.
 	TypeLayers           = "layers"
+	TypeMatchWaiting     = "match.waiting"     // waiting to be paired; the pair arrives as call.accepted
+	TypeMatchLeft        = "match.left"        // no longer waiting
+	TypeMatchReported    = "match.reported"    // the report is stored
 	TypeCallCalling      = "call.calling"      // {call}: the callee's devices are ringing
 	TypeCallRinging      = "call.ringing"      // {call}: someone calls this user (every device)
 	TypeCallAccepted     = "call.accepted"     // {call}: the call is answered; set up media
@@ -124,6 +139,7 @@ type Joined struct {
 	Identity      string      `json:"identity"`
 	Name          string      `json:"name"`
 	Role          string      `json:"role"`
+	RoomType      string      `json:"room_type,omitempty"` // "group" for group voice rooms; absent for lives
 	ParticipantID string      `json:"participant_id"`
 	ViewerCount   int         `json:"viewer_count"`
 	Live          *Live       `json:"live,omitempty"`
@@ -191,6 +207,19 @@ type Call struct {
 	AnsweredAt int64  `json:"answered_at_ms,omitempty"`
 	EndedAt    int64  `json:"ended_at_ms,omitempty"`
 	DurationMS int64  `json:"duration_ms,omitempty"` // talk time, answer to end
+	Match      bool   `json:"match,omitempty"`       // a random match, not an invitation
+}
+
+// MatchProfile is what a user declares on asking to be matched: attributes
+// (gender, language, country), interests, and what it accepts in a partner;
+// acceptance must hold both ways. Preferences widen the longer the user waits.
+type MatchProfile struct {
+	Attrs     map[string]string `json:"attrs,omitempty"`
+	Interests []string          `json:"interests,omitempty"`
+	Want      struct {
+		Attrs          map[string][]string `json:"attrs,omitempty"`
+		CommonInterest bool                `json:"common_interest,omitempty"`
+	} `json:"want"`
 }
 
 // Call states.
