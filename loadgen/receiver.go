@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,10 @@ type receiver struct {
 	// the connection up, and only connected viewers are counted.
 	open atomic.Bool
 
+	// streamLimit bounds the SSRCs tracked (0: maxStreams); a group room
+	// member receives one stream per other speaker.
+	streamLimit int
+
 	mu         sync.Mutex
 	streams    []*stream
 	first      time.Time // the first packet of any kind
@@ -119,7 +124,7 @@ func (r *receiver) stream(ssrc uint32, video bool) *stream {
 			return s
 		}
 	}
-	if len(r.streams) >= maxStreams {
+	if limit := cmp.Or(r.streamLimit, maxStreams); len(r.streams) >= limit {
 		return nil
 	}
 	rate := audioClockRate

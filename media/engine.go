@@ -25,8 +25,16 @@ type EngineConfig struct {
 	// listens on every interface.
 	ListenIP string
 	// NodeIPs, when set, are the addresses advertised to clients instead of the
-	// interfaces' own (a VM behind 1:1 NAT).
+	// interfaces' own (a VM behind 1:1 NAT): each a public address standing for
+	// every local one, or "public/local" for one local address.
 	NodeIPs []string
+	// Interfaces, when set, limits media to these network interfaces'
+	// addresses (ignored with ListenIP).
+	Interfaces []string
+	// ICETCP offers ICE over TCP on TCPPort beside UDP (0 picks a free port),
+	// for clients whose UDP is blocked.
+	ICETCP  bool
+	TCPPort int
 	// IncludeLoopback offers 127.0.0.1 candidates (dev mode and tests on one machine).
 	IncludeLoopback bool
 	// DisableGSO sends one datagram per packet instead of UDP GSO batches.
@@ -41,14 +49,18 @@ type EngineConfig struct {
 // receive a host's media and leaner subscriber connections that carry down tracks.
 // Both share one UDP port.
 type Engine struct {
-	pubAPI *webrtc.API
-	subAPI *webrtc.API
-	mux    ice.UDPMux
-	conns  []*BatchConn
-	port   int
-	log    *slog.Logger
-	met    *metrics.SFU
-	feeds  feedRegistry
+	pubAPI  *webrtc.API
+	subAPI  *webrtc.API
+	mux     ice.UDPMux
+	conns   []*BatchConn
+	port    int
+	ips     []net.IP    // the media sockets' addresses
+	addrs   []MediaAddr // the same, with what clients are told
+	tcpMux  *ice.TCPMuxDefault
+	tcpPort int
+	log     *slog.Logger
+	met     *metrics.SFU
+	feeds   feedRegistry
 }
 
 // socketBuffer is the UDP buffer size we ask for: a keyframe burst to many viewers
@@ -65,14 +77,18 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err := e.openMux(cfg); err != nil {
 		return nil, err
 	}
+	if err := e.openTCP(cfg); err != nil {
+		e.mux.Close()
+		return nil, err
+	}
 	pub, err := e.newAPI(cfg, true)
 	if err != nil {
-		e.mux.Close()
+		e.Close()
 		return nil, err
 	}
 	sub, err := e.newAPI(cfg, false)
 	if err != nil {
-		e.mux.Close()
+		e.Close()
 		return nil, err
 	}
 	e.pubAPI, e.subAPI = pub, sub
@@ -85,6 +101,10 @@ func (e *Engine) openMux(cfg EngineConfig) error {
 	if err != nil {
 		return err
 	}
+	if e.addrs, err = mapAddrs(ips, cfg.NodeIPs); err != nil {
+		return err
+	}
+	e.ips = ips
 	var muxes []ice.UDPMux
 	for _, ip := range ips {
 		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
@@ -111,38 +131,6 @@ func (e *Engine) openMux(cfg EngineConfig) error {
 		e.mux = ice.NewMultiUDPMuxDefault(muxes...)
 	}
 	return nil
-}
-
-// listenIPs returns the addresses to open the media port on: one socket per
-// interface address, since ICE must know the address each candidate is reached
-// at, which a wildcard socket hides.
-func listenIPs(cfg EngineConfig) ([]net.IP, error) {
-	if cfg.ListenIP != "" {
-		ip := net.ParseIP(cfg.ListenIP)
-		if ip == nil || ip.To4() == nil {
-			return nil, fmt.Errorf("media: bad listen ip %q (IPv4 expected)", cfg.ListenIP)
-		}
-		return []net.IP{ip}, nil
-	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("media: list interface addresses: %w", err)
-	}
-	var ips []net.IP
-	for _, a := range addrs {
-		n, ok := a.(*net.IPNet)
-		if !ok || n.IP.To4() == nil || n.IP.IsLinkLocalUnicast() {
-			continue
-		}
-		if n.IP.IsLoopback() && !cfg.IncludeLoopback {
-			continue
-		}
-		ips = append(ips, n.IP)
-	}
-	if len(ips) == 0 {
-		return nil, errors.New("media: no usable IPv4 interface address for the media port")
-	}
-	return ips, nil
 }
 
 // growBuffers raises the socket buffers, using the privileged FORCE options when
@@ -206,7 +194,7 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(e.log)}
 	se.SetICEUDPMux(e.mux)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	e.setICETCP(&se)
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	if len(cfg.NodeIPs) > 0 {
 		se.SetNAT1To1IPs(cfg.NodeIPs, webrtc.ICECandidateTypeHost)
@@ -271,10 +259,11 @@ func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
 	return pc, nil
 }
 
-// Close releases the media port. Peer connections must be closed first.
+// Close releases the media ports. Peer connections must be closed first.
 func (e *Engine) Close() error {
+	tcpErr := e.closeTCP()
 	if err := e.mux.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("media: close udp mux: %w", err)
 	}
-	return nil
+	return tcpErr
 }

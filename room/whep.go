@@ -33,6 +33,12 @@ func (m *Manager) JoinWHEP(g auth.Grant, peer Peer, offer string) (*Participant,
 	if err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return nil, &wire.Error{Code: wire.CodeUnavailable, Message: "server is shutting down"}
+	}
 	if !m.liveRunning(g.Room) {
 		return nil, wire.Errorf(wire.CodeNotLive, "no live is running in this room yet")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/store"
+	"github.com/talkrelay/talkrelay/web"
 )
 
 func (s *Server) routes() http.Handler {
@@ -25,6 +26,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/users/{id}/settings", s.getUserSettings)
 	mux.HandleFunc("PUT /v1/users/{id}/settings", s.putUserSettings)
 	mux.HandleFunc("GET /v1/users/{id}/calls", s.getUserCalls)
+	s.whip.Routes(mux) // POST, PATCH, DELETE, OPTIONS under /whip/ and /whep/
+	if s.cfg.DevTokens {
+		mux.HandleFunc("POST /dev/token", s.postDevToken)
+	}
+	mux.Handle("GET /", web.Handler()) // the browser app
 	return mux
 }
 

@@ -20,7 +20,9 @@ import (
 	"github.com/talkrelay/talkrelay/metrics"
 	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal"
+	"github.com/talkrelay/talkrelay/signal/wire"
 	"github.com/talkrelay/talkrelay/store"
+	"github.com/talkrelay/talkrelay/whip"
 )
 
 // Config is a node's configuration. The zero value plus API credentials is a
@@ -70,6 +72,9 @@ type Config struct {
 	JoinTimeout time.Duration
 	// IdleTimeout: how long a connection may stay silent (clients ping).
 	IdleTimeout time.Duration
+	// AllowedOrigins restricts which browser origins may open the WebSocket
+	// (host patterns); empty allows any.
+	AllowedOrigins []string
 	// MatchWiden are the random-matching queue's widening steps (default:
 	// interests stop counting after 10 s of waiting, every preference after 30 s).
 	MatchWiden []match.Widening
@@ -78,6 +83,16 @@ type Config struct {
 	// CallReconnectGrace: how long an answered call waits for a side whose
 	// connection dropped (default 15 s).
 	CallReconnectGrace time.Duration
+	// DevTokens serves POST /dev/token, which mints a token for anyone who
+	// asks, so the browser app works with no set-up. Dev mode only (cmd/sfu
+	// sets it when no API key is configured); never on a reachable server.
+	DevTokens bool
+	// ICEServers are the STUN/TURN servers offered to WHIP and WHEP clients
+	// (Link headers).
+	ICEServers []wire.ICEServer
+	// WHIPSessionTimeout ends a WHIP or WHEP session whose media connection
+	// has not come up, or stayed disconnected, that long (default 15 s).
+	WHIPSessionTimeout time.Duration
 	Logger             *slog.Logger
 }
 
@@ -94,6 +109,7 @@ type Server struct {
 	calls  call.Store // call settings, users and call history (the store)
 	chat   *chat.Hub
 	phone  *call.Service
+	whip   *whip.Handler // WHIP and WHEP sessions
 	http   *http.Server
 	ln     net.Listener
 }
@@ -158,8 +174,13 @@ func New(cfg Config) (*Server, error) {
 	s.phone = phone
 	s.signal = signal.NewHandler(signal.Config{
 		Rooms: s.rooms, Calls: s.phone, Verifier: s.verify, Logger: cfg.Logger,
-		JoinTimeout: cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
+		AllowedOrigins: cfg.AllowedOrigins,
+		JoinTimeout:    cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst, Metrics: met,
+	})
+	s.whip = whip.New(whip.Config{
+		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
+		ICEServers: cfg.ICEServers, SessionTimeout: cfg.WHIPSessionTimeout,
 	})
 	// Scrape-time collectors: forwarding counters and room counts are read from
 	// their owners when Prometheus asks, so the packet path records nothing more.
@@ -218,15 +239,19 @@ func (s *Server) MediaPort() int { return s.engine.Port() }
 // Rooms gives tests and the admin API access to room state.
 func (s *Server) Rooms() *room.Manager { return s.rooms }
 
+// WHIPSessions is the number of open WHIP and WHEP sessions.
+func (s *Server) WHIPSessions() int { return s.whip.Sessions() }
+
 // Shutdown tells participants the server is going away, ends lives, closes
 // connections and stops listening, within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	sigErr := s.signal.Shutdown(ctx) // ends lives: their records reach the store first
+	whipErr := s.whip.Shutdown(ctx)  // after the rooms: lives end as server_shutdown
 	httpErr := s.http.Shutdown(ctx)
 	s.chat.Close()
 	engErr := s.engine.Close()
 	storeErr := s.store.Close()
-	return errors.Join(sigErr, httpErr, engErr, storeErr)
+	return errors.Join(sigErr, whipErr, httpErr, engErr, storeErr)
 }
 
 func matchWiden(w []match.Widening) []match.Widening {

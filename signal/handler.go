@@ -39,12 +39,25 @@ type Config struct {
 	// Metrics counts connections and times joins. Nil records into unregistered
 	// metrics.
 	Metrics *metrics.SFU
+	// AllowedOrigins, when not empty, are the only browser origins (host
+	// patterns such as "app.example.com" or "*.example.com") whose pages may
+	// open the WebSocket; requests without an Origin (native clients) are
+	// always allowed. Empty allows every origin: every connection must present
+	// a signed token anyway.
+	AllowedOrigins []string
+	// ConnectRate and ConnectBurst bound new WebSockets per client IP address
+	// (a token bucket). Default 100/s, burst 500: generous for NATs and load
+	// tests, tight enough that one address cannot churn the server.
+	ConnectRate  float64
+	ConnectBurst int
 }
 
 // Handler serves the signaling WebSocket.
 type Handler struct {
 	cfg Config
 	log *slog.Logger
+
+	perIP *ipLimiter
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -75,7 +88,13 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.MessageBurst == 0 {
 		cfg.MessageBurst = 200
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger, conns: map[*conn]struct{}{}}
+	if cfg.ConnectRate == 0 {
+		cfg.ConnectRate = 100
+	}
+	if cfg.ConnectBurst == 0 {
+		cfg.ConnectBurst = 500
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger, conns: map[*conn]struct{}{}, perIP: newIPLimiter(cfg.ConnectRate, cfg.ConnectBurst)}
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves it until it closes.
@@ -91,8 +110,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	defer h.wg.Done()
 
-	// Any origin may connect: every connection must present a signed token.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if !h.perIP.allow(clientIP(r.RemoteAddr), time.Now()) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
+		return
+	}
+	opts := &websocket.AcceptOptions{OriginPatterns: h.cfg.AllowedOrigins}
+	if len(h.cfg.AllowedOrigins) == 0 {
+		opts.InsecureSkipVerify = true // any origin: every connection must present a signed token
+	}
+	ws, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		h.log.Debug("websocket accept", "err", err, "remote", r.RemoteAddr)
 		return

@@ -258,6 +258,8 @@ func (h *Handler) patch(e *endpoint, w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errETagMismatch):
 		writeError(w, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not match the session's current ETag")
+	case errors.Is(err, errFragment):
+		writeError(w, http.StatusBadRequest, "bad_fragment", err.Error())
 	case errors.Is(err, errSessionEnded):
 		writeError(w, http.StatusNotFound, "not_found", "the session has ended")
 	case err != nil:

@@ -74,9 +74,6 @@ func parseFragment(body string) (fragment, error) {
 			f.end = true
 		}
 	}
-	if (f.ufrag == "") != (f.pwd == "") {
-		return f, fmt.Errorf("%w: ice-ufrag and ice-pwd come together", errFragment)
-	}
 	for i := range f.candidates {
 		if f.ufrag != "" {
 			u := f.ufrag

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -217,6 +218,9 @@ func (s *session) patch(ctx context.Context, ifMatch string, f fragment) (patchR
 		return patchResult{}, errETagMismatch
 	}
 	if f.ufrag != "" && f.ufrag != ufrag {
+		if f.pwd == "" {
+			return patchResult{}, fmt.Errorf("%w: an ICE restart needs ice-pwd with the new ice-ufrag", errFragment)
+		}
 		return s.restartICE(ctx, p, f)
 	}
 	for i := range f.candidates {

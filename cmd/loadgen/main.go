@@ -1,10 +1,12 @@
 // Command loadgen loads a talkrelay SFU and reports what its synthetic
-// clients received. Scenarios: live (a host on camera and many viewers) and
-// call (many 1:1 calls, each side publishing and receiving). It is wiring
-// only; the engine is package loadgen.
+// clients received. Scenarios: live (a host on camera and many viewers),
+// call (many 1:1 calls, each side publishing and receiving) and group (a
+// group voice room of speakers and listeners). It is wiring only; the
+// engine is package loadgen.
 //
 //	go run ./cmd/loadgen live --url http://127.0.0.1:7880 --room bench --viewers 200 --duration 20s --bitrate 1500k --json
 //	go run ./cmd/loadgen call --url http://127.0.0.1:7880 --pairs 20 --duration 20s --mode video --json
+//	go run ./cmd/loadgen group --url http://127.0.0.1:7880 --speakers 10 --listeners 40 --duration 20s --json
 package main
 
 import (
@@ -45,7 +47,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: loadgen live|call [flags]   (loadgen live -h, loadgen call -h list them)")
+		fmt.Fprintln(stderr, "usage: loadgen live|call|group [flags]   (loadgen live -h, loadgen call -h, loadgen group -h list them)")
 		return exitUsage
 	}
 	switch args[0] {
@@ -53,8 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runLive(ctx, args[1:], stdout, stderr)
 	case "call":
 		return runCall(ctx, args[1:], stdout, stderr)
+	case "group":
+		return runGroup(ctx, args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "loadgen: unknown scenario %q; want live or call\n", args[0])
+		fmt.Fprintf(stderr, "loadgen: unknown scenario %q; want live, call or group\n", args[0])
 		return exitUsage
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/server"
+	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
 func main() {
@@ -68,10 +70,13 @@ func runServer(args []string) int {
 	ringTimeout := fs.Duration("ring-timeout", envDuration("TALKRELAY_RING_TIMEOUT", 30*time.Second), "how long a call rings before it ends unanswered [TALKRELAY_RING_TIMEOUT]")
 	callGrace := fs.Duration("call-reconnect-grace", envDuration("TALKRELAY_CALL_RECONNECT_GRACE", 15*time.Second), "how long an answered call waits for a side whose connection dropped [TALKRELAY_CALL_RECONNECT_GRACE]")
 	resumeWindow := fs.Duration("resume-window", envDuration("TALKRELAY_RESUME_WINDOW", 30*time.Second), "how long a participant whose signaling dropped may resume its session; negative: not at all [TALKRELAY_RESUME_WINDOW]")
+	devPublic := fs.Bool("dev-public", envOr("TALKRELAY_DEV_PUBLIC", "false") == "true", "let a dev-mode server (well-known credentials) listen beyond loopback [TALKRELAY_DEV_PUBLIC]")
+	origins := fs.String("allowed-origins", envOr("TALKRELAY_ALLOWED_ORIGINS", ""), "comma-separated browser origins (host patterns, e.g. app.example.com) allowed to open the WebSocket; empty allows any [TALKRELAY_ALLOWED_ORIGINS]")
 	apiKey := fs.String("api-key", envOr("TALKRELAY_API_KEY", ""), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
 	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
 	debugAddr := fs.String("debug-addr", envOr("TALKRELAY_DEBUG_ADDR", ""), "if set, serve Go pprof profiles on this address (keep it private) [TALKRELAY_DEBUG_ADDR]")
+	iceServers := fs.String("ice-servers", envOr("TALKRELAY_ICE_SERVERS", ""), "STUN URLs offered to WHIP and WHEP clients, comma-separated [TALKRELAY_ICE_SERVERS]")
 	logLevel := fs.String("log-level", envOr("TALKRELAY_LOG_LEVEL", "info"), "debug, info, warn or error [TALKRELAY_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -89,10 +94,22 @@ func runServer(args []string) int {
 		log.Warn("no API key configured: DEV MODE with the well-known dev credentials; never expose this server",
 			"api_key", auth.DevAPIKey, "api_secret", auth.DevAPISecret)
 	}
+	var udpListen string
+	if dev && !*devPublic {
+		addr, err := devListenAddr(*httpAddr, flagSet(fs, "http-addr") || os.Getenv("TALKRELAY_HTTP_ADDR") != "")
+		if err != nil {
+			log.Error("refusing to start", "err", err)
+			return 2
+		}
+		*httpAddr, udpListen = addr, "127.0.0.1"
+		log.Info("dev mode listens on loopback only; set an API key and secret (or --dev-public) to serve others", "http_addr", addr)
+	}
 	nodeIPs := splitList(*nodeIP)
 	srv, err := server.New(server.Config{
+		UDPListenIP: udpListen, AllowedOrigins: splitList(*origins),
 		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL,
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
+		DevTokens: dev, ICEServers: iceServerList(*iceServers),
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
 		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants, MaxSpeakers: *maxSpeakers,
 		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace, ResumeWindow: *resumeWindow,
@@ -158,4 +175,38 @@ func runToken(args []string) int {
 	}
 	fmt.Println(tok)
 	return 0
+}
+
+// devListenAddr keeps a dev-mode server, whose credentials everyone knows, on
+// loopback: an address left at its default moves to 127.0.0.1; one asked for
+// explicitly beyond loopback is refused.
+func devListenAddr(addr string, explicit bool) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("bad --http-addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return addr, nil
+	}
+	if explicit {
+		return "", fmt.Errorf("dev mode (no API key) on %q would serve the well-known dev credentials beyond this machine; bind to 127.0.0.1, configure --api-key/--api-secret, or pass --dev-public", addr)
+	}
+	return net.JoinHostPort("127.0.0.1", port), nil
+}
+
+// flagSet reports whether the command line set the named flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// iceServerList turns the --ice-servers URLs into the servers WHIP and WHEP
+// clients are offered.
+func iceServerList(v string) []wire.ICEServer {
+	var out []wire.ICEServer
+	for _, u := range splitList(v) {
+		out = append(out, wire.ICEServer{URLs: []string{u}})
+	}
+	return out
 }
