@@ -50,3 +50,15 @@ func (r *Room) tellLayers(identity string, s *source) {
 		}
 	}
 }
+
+// retellLayers sends a resumed publisher the layers its viewers watch now: a
+// layers message written into the dropped connection may have been lost.
+func (r *Room) retellLayers(p *Participant) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sources[p.grant.Identity]
+	if s == nil || s.layersSent == nil || !r.canPublishLocked(p) {
+		return
+	}
+	p.peer.Send(wire.Message{Type: wire.TypeLayers, Kind: kindNames[kindVideo], RIDs: s.layersSent})
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
@@ -52,6 +53,9 @@ type Config struct {
 	// of one room. Past either, joins get server_full. Defaults 10,000 and 20,000.
 	MaxRooms        int
 	MaxParticipants int
+	// MaxViewers bounds the viewers of all rooms together (the node's
+	// capacity); past it viewer joins get server_full. Default 100,000.
+	MaxViewers int
 	// MaxSpeakers bounds who may publish in a group room: later participants
 	// listen (their offers are refused). Default DefaultMaxSpeakers (50).
 	MaxSpeakers int
@@ -66,6 +70,8 @@ type Config struct {
 type Manager struct {
 	cfg Config
 	log *slog.Logger
+	// viewers counts the viewers of all rooms, for MaxViewers.
+	viewers atomic.Int64
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -94,6 +100,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.MaxParticipants == 0 {
 		cfg.MaxParticipants = 20_000
+	}
+	if cfg.MaxViewers == 0 {
+		cfg.MaxViewers = 100_000
 	}
 	if cfg.MaxSpeakers == 0 {
 		cfg.MaxSpeakers = DefaultMaxSpeakers

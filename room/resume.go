@@ -70,6 +70,7 @@ func (r *Room) resume(g auth.Grant, id, secret string, peer Peer, joinID string)
 		old.Close(&wire.Error{Code: wire.CodeReplaced, Message: "the session resumed on another connection", Fatal: true})
 	}
 	p.log.Info("resumed")
+	r.retellLayers(p)
 	if !queuedOffer {
 		p.resendOffer()
 	}

@@ -116,6 +116,10 @@ func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error
 		r.mu.Unlock()
 		return nil, &wire.Error{Code: wire.CodeServerFull, Message: "this room is full", Fatal: true}
 	}
+	if replaced == nil && g.Role == auth.RoleViewer && r.m.viewers.Load() >= int64(r.m.cfg.MaxViewers) {
+		r.mu.Unlock()
+		return nil, &wire.Error{Code: wire.CodeServerFull, Message: "this server has as many viewers as it may serve; try later", Fatal: true}
+	}
 	if replaced != nil {
 		delete(r.participants, replaced.id) // the new connection takes its place in the count
 	}
@@ -132,6 +136,7 @@ func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error
 		}
 	} else if replaced == nil {
 		r.viewers++
+		r.m.viewers.Add(1)
 		if r.live != nil && r.viewers > r.live.peak {
 			r.live.peak = r.viewers
 		}
@@ -157,6 +162,7 @@ func (r *Room) removeLocked(p *Participant) {
 	delete(r.participants, p.id)
 	if p.grant.Role == auth.RoleViewer {
 		r.viewers--
+		r.m.viewers.Add(-1)
 		r.countChangedLocked()
 	}
 }
@@ -502,6 +508,7 @@ func (r *Room) shutdown() {
 	r.participants = map[string]*Participant{}
 	sources := r.sources // a call's (a live's went with endLiveLocked)
 	r.sources = map[string]*source{}
+	r.m.viewers.Add(-int64(r.viewers))
 	r.viewers = 0
 	r.host = nil
 	r.closed = true

@@ -393,3 +393,27 @@ func TestSignalingFlood(t *testing.T) {
 	}
 	flooder.expectClosed()
 }
+
+// The node's viewer capacity holds across rooms; a viewer leaving frees a
+// place, and hosts are not counted.
+func TestNodeViewerCapacity(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.MaxViewers = 2 })
+	e.join("a", "v1", auth.RoleViewer, nil)
+	v2 := e.join("b", "v2", auth.RoleViewer, nil)
+	_, err := joinErr(e, "a", "v3", auth.RoleViewer)
+	var we *wire.Error
+	if !asWireError(err, &we) || we.Code != wire.CodeServerFull {
+		t.Fatalf("third viewer on the node: %v, want %s", err, wire.CodeServerFull)
+	}
+	e.join("a", "host", auth.RoleHost, nil)
+	if err := v2.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a place freed", func() bool {
+		c, err := joinErr(e, "a", "v3", auth.RoleViewer)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}

@@ -54,6 +54,8 @@ type Config struct {
 	// (defaults 10,000 and 20,000).
 	MaxRooms        int
 	MaxParticipants int
+	// MaxViewers bounds the viewers of all rooms on this node (default 100,000).
+	MaxViewers int
 	// MaxSpeakers is how many participants of a group room may speak
 	// (default 50); later ones listen.
 	MaxSpeakers int
@@ -156,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace, ResumeWindow: cfg.ResumeWindow,
 		Chat: s.chat, Banned: st.Banned,
-		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, MaxSpeakers: cfg.MaxSpeakers, Metrics: met,
+		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, MaxViewers: cfg.MaxViewers, MaxSpeakers: cfg.MaxSpeakers, Metrics: met,
 	})
 	phone, err := call.NewService(call.Config{
 		Rooms: s.rooms, Store: st, Logger: cfg.Logger, Metrics: met,

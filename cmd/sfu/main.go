@@ -66,6 +66,7 @@ func runServer(args []string) int {
 	chatHistory := fs.Int("chat-history", envInt("TALKRELAY_CHAT_HISTORY", 50), "chat messages a participant receives on joining [TALKRELAY_CHAT_HISTORY]")
 	maxRooms := fs.Int("max-rooms", envInt("TALKRELAY_MAX_ROOMS", 10_000), "rooms open at once before joins get server_full [TALKRELAY_MAX_ROOMS]")
 	maxParticipants := fs.Int("max-participants", envInt("TALKRELAY_MAX_PARTICIPANTS", 20_000), "participants per room before joins get server_full [TALKRELAY_MAX_PARTICIPANTS]")
+	maxViewers := fs.Int("max-viewers", envInt("TALKRELAY_MAX_VIEWERS", 100_000), "viewers over all rooms before viewer joins get server_full [TALKRELAY_MAX_VIEWERS]")
 	maxSpeakers := fs.Int("max-speakers", envInt("TALKRELAY_MAX_SPEAKERS", 50), "participants of a group room who may speak; later ones listen [TALKRELAY_MAX_SPEAKERS]")
 	ringTimeout := fs.Duration("ring-timeout", envDuration("TALKRELAY_RING_TIMEOUT", 30*time.Second), "how long a call rings before it ends unanswered [TALKRELAY_RING_TIMEOUT]")
 	callGrace := fs.Duration("call-reconnect-grace", envDuration("TALKRELAY_CALL_RECONNECT_GRACE", 15*time.Second), "how long an answered call waits for a side whose connection dropped [TALKRELAY_CALL_RECONNECT_GRACE]")
@@ -111,7 +112,7 @@ func runServer(args []string) int {
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 		DevTokens: dev, ICEServers: iceServerList(*iceServers),
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
-		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants, MaxSpeakers: *maxSpeakers,
+		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants, MaxViewers: *maxViewers, MaxSpeakers: *maxSpeakers,
 		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace, ResumeWindow: *resumeWindow,
 	})
 	if err != nil {
