@@ -45,6 +45,9 @@ type Config struct {
 	Match *match.Config
 	// ReportMatch stores reports on matched users; nil refuses reports.
 	ReportMatch MatchReporter
+	// ICEServers, when set, gives the ICE servers (TURN with fresh
+	// credentials) a device's joined carries for an identity.
+	ICEServers func(identity string) []wire.ICEServer
 }
 
 // Service is the call switchboard of one server.
@@ -147,9 +150,11 @@ func (s *Service) Connect(g auth.Grant, peer room.Peer, joinID string) (*Device,
 		s.devices[g.Identity] = devs
 	}
 	devs[d] = struct{}{}
-	peer.Send(wire.Message{Type: wire.TypeJoined, ID: joinID, Joined: &wire.Joined{
-		Identity: g.Identity, Name: g.Name, Role: string(g.Role), ParticipantID: d.id,
-	}})
+	joined := &wire.Joined{Identity: g.Identity, Name: g.Name, Role: string(g.Role), ParticipantID: d.id}
+	if s.cfg.ICEServers != nil {
+		joined.ICEServers = s.cfg.ICEServers(g.Identity)
+	}
+	peer.Send(wire.Message{Type: wire.TypeJoined, ID: joinID, Joined: joined})
 	if c := s.busy[g.Identity]; c != nil {
 		switch {
 		case c.state == wire.CallRinging && c.callee == g.Identity:

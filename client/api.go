@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -29,6 +30,14 @@ type APIOptions struct {
 	// with this API over one shared socket, so thousands of simulated clients
 	// do not each need their own ports. It overrides the port range.
 	UDPMux ice.UDPMux
+	// ForceTCP gathers TCP candidates only: the client reaches the SFU over
+	// ICE-TCP, as one whose UDP is blocked would. It overrides NetworkTypes.
+	// (To relay over TCP instead, use Config.ForceRelay with TURNTransport
+	// "tcp": relay candidates need the UDP network types.)
+	ForceTCP bool
+	// IPFilter, if set, keeps only the local addresses it accepts for
+	// candidates (a multi-homed host, a test network namespace).
+	IPFilter func(net.IP) bool
 	// NetworkTypes restricts candidate gathering (for example to UDP4 only);
 	// nil keeps pion's default.
 	NetworkTypes []webrtc.NetworkType
@@ -86,6 +95,12 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if opts.NetworkTypes != nil {
 		se.SetNetworkTypes(opts.NetworkTypes)
+	}
+	if opts.ForceTCP {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
+	if opts.IPFilter != nil {
+		se.SetIPFilter(opts.IPFilter)
 	}
 	if opts.Net != nil {
 		se.SetNet(opts.Net)

@@ -88,6 +88,12 @@ type Config struct {
 	// back; 0 means the server's resume window (joined.resume_within_ms). When
 	// it passes, the client ends and Err says why.
 	ReconnectTimeout time.Duration
+	// ForceRelay sends all media through the TURN servers joined hands out
+	// (iceTransportPolicy "relay"), as a client that reaches the SFU no other
+	// way would; TURNTransport ("udp" or "tcp", TURNOverUDP or TURNOverTCP),
+	// when set, keeps only the TURN URLs reached over that transport.
+	ForceRelay    bool
+	TURNTransport string
 }
 
 // Client is one participant's session with the SFU: one WebSocket and up to
@@ -150,7 +156,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
-	ws, early, joined, err := dialAndJoin(ctx, cfg, "", 0)
+	ws, early, joined, err := dialFollowing(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}

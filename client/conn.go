@@ -86,6 +86,8 @@ func dialAndJoin(ctx context.Context, cfg Config, resume string, chatAfter uint6
 		case m.Type == wire.TypeError && m.Error != nil:
 			// A refusal is final whatever its fatal flag: we are not joined.
 			return fail(fmt.Errorf("client: join refused: %w", m.Error))
+		case m.Type == wire.TypeRedirect && m.URL != "":
+			return fail(&redirectError{url: m.URL})
 		case len(early) < eventQueueLen:
 			early = append(early, m)
 		}

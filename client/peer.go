@@ -43,15 +43,7 @@ func newPeer(c *Client, target wire.Target) *peer {
 
 // configuration is the pion configuration for both connections: the ICE
 // servers the SFU handed out in joined.
-func (p *peer) configuration() webrtc.Configuration {
-	var cfg webrtc.Configuration
-	for _, s := range p.c.Joined().ICEServers {
-		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{
-			URLs: s.URLs, Username: s.Username, Credential: s.Credential,
-		})
-	}
-	return cfg
-}
+func (p *peer) configuration() webrtc.Configuration { return p.c.rtcConfiguration() }
 
 // open creates the peer connection and makes it this peer's. It fails with
 // ErrClosed once the client ended, so no connection outlives Close.

@@ -46,6 +46,13 @@ type Config struct {
 
 	APIKey, APISecret string
 
+	// ForceTCP makes viewers reach the SFU over ICE-TCP only, ForceRelay
+	// through its TURN server only (both: TURN over TCP), as viewers behind
+	// networks that block UDP do. Every viewer then decrypts in full: light
+	// viewers count packets on a UDP socket of their own, which these paths
+	// do not use. The host publishes over UDP as usual.
+	ForceTCP, ForceRelay bool
+
 	// JoinRate is viewers joined per second, so joins do not stampede the
 	// SFU's signaling (and this machine's handshakes) all at once.
 	JoinRate float64
@@ -97,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyframeInterval == 0 {
 		c.KeyframeInterval = 2 * time.Second
+	}
+	if c.ForceTCP || c.ForceRelay {
+		c.FullViewers = c.Viewers
 	}
 	if c.APIKey == "" && c.APISecret == "" {
 		c.APIKey, c.APISecret = auth.DevAPIKey, auth.DevAPISecret

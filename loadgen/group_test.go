@@ -36,12 +36,13 @@ func TestGroupRun(t *testing.T) {
 	if rep.PacketsLost != 0 || rep.LossRatio != 0 || rep.PacketsReceived == 0 || rep.PacketsSent == 0 {
 		t.Errorf("lost %d (ratio %g), received %d, sent %d", rep.PacketsLost, rep.LossRatio, rep.PacketsReceived, rep.PacketsSent)
 	}
-	// Listeners hear the three active speakers. A sample may count a fourth
-	// for a moment after a switch: the one who stopped sent its last packet
-	// within the stream window.
+	// Members hear three speakers. A sample may count more for a moment
+	// after a switch: whoever stopped sent its last packet within the
+	// stream window (an active speaker may see both an active and the next
+	// speaker change at once); the packet rate says three.
 	for who, c := range map[string]*loadgen.StreamCounts{"listener": rep.StreamsPerListener, "speaker": rep.StreamsPerSpeaker} {
-		if c == nil || c.P50 != 3 || c.Max > 4 || c.N < 20 {
-			t.Errorf("streams per %s %+v, want a median of 3 and never more than 4", who, c)
+		if c == nil || c.P50 != 3 || c.Max > 5 || c.N < 20 || c.MeanByRate < 2.6 || c.MeanByRate > 3.2 {
+			t.Errorf("streams per %s %+v, want 3 (a median of 3, never more than 5 counted across a switch, 3 by rate)", who, c)
 		}
 	}
 	if rep.OwnVoice != 0 {
@@ -57,7 +58,7 @@ func TestGroupRun(t *testing.T) {
 	if bad := loadgen.NoGroupThresholds().Check(rep); len(bad) > 0 {
 		t.Errorf("no thresholds, yet broken: %q", bad)
 	}
-	if bad := (loadgen.GroupThresholds{MaxLoss: 0, MaxStreams: 4, MaxFailed: 0}).Check(rep); len(bad) > 0 {
+	if bad := (loadgen.GroupThresholds{MaxLoss: 0, MaxStreams: 5, MaxFailed: 0}).Check(rep); len(bad) > 0 {
 		t.Errorf("thresholds the run meets broken: %q", bad)
 	}
 	if bad := (loadgen.GroupThresholds{MaxLoss: -1, MaxStreams: 2, MaxFailed: -1}).Check(rep); len(bad) != 2 {

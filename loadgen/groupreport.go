@@ -43,7 +43,10 @@ type GroupReport struct {
 
 	// StreamsPerListener and StreamsPerSpeaker are how many speakers a
 	// member heard at once: every SampleInterval, the tracks that delivered
-	// a packet within StreamWindow. The SFU forwards at most three.
+	// a packet within StreamWindow. The SFU forwards at most three; right
+	// after a switch a sample may also count the speaker who just stopped.
+	// MeanByRate is the mean from packet counts instead (an Opus stream
+	// is 50 packets a second), which no window blurs.
 	StreamsPerListener *StreamCounts `json:"streams_per_listener"`
 	StreamsPerSpeaker  *StreamCounts `json:"streams_per_speaker"`
 	SampleIntervalMs   float64       `json:"sample_interval_ms"`
@@ -69,12 +72,16 @@ type GroupReport struct {
 
 // StreamCounts summarises samples of concurrent streams.
 type StreamCounts struct {
-	P50  float64 `json:"p50"`
-	P95  float64 `json:"p95"`
-	Max  float64 `json:"max"`
-	Mean float64 `json:"mean"`
-	N    int     `json:"n"`
+	P50        float64 `json:"p50"`
+	P95        float64 `json:"p95"`
+	Max        float64 `json:"max"`
+	Mean       float64 `json:"mean"`
+	N          int     `json:"n"`
+	MeanByRate float64 `json:"mean_by_rate"`
 }
+
+// opusPacketsPerSecond is the packet rate of one synthetic voice (20 ms).
+const opusPacketsPerSecond = 50
 
 func streamCounts(samples []float64) *StreamCounts {
 	p := percentiles(samples)
@@ -113,6 +120,7 @@ func summariseGroup(cfg GroupConfig, outs []groupOutcome, w groupWindow) *GroupR
 	}
 	var joins, latency, jitter []float64
 	var changes int64
+	var received [2]uint64 // by listeners, by speakers connected at the end
 	reasons := map[string]int{}
 	for _, o := range outs {
 		if o.joinMs > 0 {
@@ -133,6 +141,7 @@ func summariseGroup(cfg GroupConfig, outs []groupOutcome, w groupWindow) *GroupR
 		}
 		if o.connected {
 			changes += o.speakerChanges
+			received[b2i(o.speaker)] += o.rx.received
 		}
 		r.PacketsExpected += o.rx.expected
 		r.PacketsReceived += o.rx.received
@@ -154,6 +163,12 @@ func summariseGroup(cfg GroupConfig, outs []groupOutcome, w groupWindow) *GroupR
 		r.DeliveredPPS = float64(r.PacketsReceived) / s
 		if n := r.SpeakersConnected + r.ListenersConnected; n > 0 {
 			r.ActiveSpeakerChangesPerS = float64(changes) / float64(n) / s
+		}
+		if c := r.StreamsPerListener; c != nil && r.ListenersConnected > 0 {
+			c.MeanByRate = float64(received[0]) / float64(r.ListenersConnected) / s / opusPacketsPerSecond
+		}
+		if c := r.StreamsPerSpeaker; c != nil && r.SpeakersConnected > 0 {
+			c.MeanByRate = float64(received[1]) / float64(r.SpeakersConnected) / s / opusPacketsPerSecond
 		}
 	}
 	if w.cpu.sfu != nil && r.PacketsReceived > 0 {
@@ -232,7 +247,7 @@ func WriteGroupTable(w io.Writer, r *GroupReport) error {
 		if c == nil {
 			return "-"
 		}
-		return fmt.Sprintf("p50 %.0f, p95 %.0f, max %.0f, mean %.2f (%d samples)", c.P50, c.P95, c.Max, c.Mean, c.N)
+		return fmt.Sprintf("p50 %.0f, p95 %.0f, max %.0f, mean %.2f (%d samples); mean by packet rate %.2f", c.P50, c.P95, c.Max, c.Mean, c.N, c.MeanByRate)
 	}
 	row("streams/listener", "%s", counts(r.StreamsPerListener))
 	row("streams/speaker", "%s", counts(r.StreamsPerSpeaker))
@@ -258,4 +273,11 @@ func WriteGroupTable(w io.Writer, r *GroupReport) error {
 		return fmt.Errorf("loadgen: write table: %w", err)
 	}
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -10,6 +10,9 @@ type Report struct {
 	Viewers      int    `json:"viewers"`
 	FullViewers  int    `json:"full_viewers"`
 	LightViewers int    `json:"light_viewers"`
+	// Path is how viewers reach the SFU: "udp", "tcp" (ICE-TCP), "relay-udp"
+	// or "relay-tcp" (through its TURN server).
+	Path string `json:"path"`
 	// ViewersConnected counts viewers whose media connection was up at the
 	// end of the window; the others failed to join, to connect, or dropped.
 	ViewersConnected int  `json:"viewers_connected"`

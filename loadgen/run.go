@@ -154,7 +154,7 @@ func newRun(cfg Config) (*run, error) {
 		return nil, err
 	}
 	udp4 := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	fullAPI, err := client.NewAPI(client.APIOptions{IncludeLoopback: plan.loopback, NetworkTypes: udp4})
+	fullAPI, err := client.NewAPI(cfg.viewerAPIOptions(plan.loopback))
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: viewer api: %w", err)
 	}
@@ -169,7 +169,7 @@ func newRun(cfg Config) (*run, error) {
 
 	r := &run{cfg: cfg, log: cfg.Logger, began: time.Now()}
 	r.env = &viewerEnv{
-		url: cfg.URL, room: cfg.Room, fullAPI: fullAPI, plan: plan,
+		url: cfg.URL, room: cfg.Room, fullAPI: fullAPI, plan: plan, reach: cfg.viewerClient,
 		connected: &r.connected, joinTO: cfg.JoinTimeout,
 		token: func(id string) (string, error) { return mint(id, auth.RoleViewer) },
 	}

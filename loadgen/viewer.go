@@ -40,7 +40,8 @@ type viewer struct {
 type viewerEnv struct {
 	url, room string
 	token     func(identity string) (string, error)
-	fullAPI   *webrtc.API // one API for all full viewers; light ones need their own
+	fullAPI   *webrtc.API          // one API for all full viewers; light ones need their own
+	reach     func(*client.Config) // forces the relay path (Config.ForceRelay)
 	plan      netPlan
 	connected *atomic.Int64 // viewers whose media connection is up
 	joinTO    time.Duration
@@ -88,6 +89,9 @@ func (v *viewer) join(ctx context.Context, env *viewerEnv) error {
 		}
 	}
 	cfg := client.Config{URL: env.url, Token: tok, Room: env.room, API: api}
+	if env.reach != nil {
+		env.reach(&cfg)
+	}
 	if v.full {
 		cfg.OnTrack = func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { v.rx.readTrack(t) }
 	}

@@ -20,10 +20,16 @@ const LoudnessScale = 256
 // Opus): the meter counts missing packets as silence in steps of it.
 const levelPeriod = int64(20 * time.Millisecond)
 
+// levelGrace is how many packet periods may pass without a packet before
+// the meter counts them as silence: network jitter delays packets and then
+// delivers them in a burst, which must not read as a speaker pausing.
+const levelGrace = 4
+
 // LevelMeter smooths the RFC 6464 audio levels of one stream into a
 // loudness: an exponential moving average with a weight of 1/8 per 20 ms
 // packet (a time constant of about 150 ms: most of the last 300 ms), which
-// decays towards silence while no packet arrives. One goroutine observes
+// decays towards silence while no packet arrives (after levelGrace periods
+// of jitter allowance). One goroutine observes
 // (the feed's reader); any may read. The zero value is silent.
 type LevelMeter struct {
 	ema  atomic.Int32 // loudness × LoudnessScale
@@ -47,12 +53,12 @@ func (m *LevelMeter) Loudness(now int64) int {
 }
 
 // decayed is e as it stands at now when the packets due since last (one
-// per levelPeriod) were silent.
+// per levelPeriod), beyond the jitter allowance, were silent.
 func decayed(e int32, last, now int64) int32 {
 	if e == 0 || last == 0 {
 		return e
 	}
-	missed := (now-last)/levelPeriod - 1
+	missed := (now-last)/levelPeriod - levelGrace
 	if missed <= 0 {
 		return e
 	}

@@ -133,11 +133,15 @@ func TestLevelMeterSmoothsAndDecays(t *testing.T) {
 	if got := m.Loudness(now); got < 110*LoudnessScale {
 		t.Fatalf("loudness %d after 300 ms at 120 dB, want above %d", got, 110*LoudnessScale)
 	}
-	// Silence (no packets at all) decays it: half in about 100 ms, nothing
-	// left after a few seconds.
+	// Jitter (packets late by up to levelGrace periods) changes nothing.
 	last := now - 20*ms
-	if got := m.Loudness(last + 120*ms); got > 70*LoudnessScale {
-		t.Fatalf("loudness %d 120 ms into silence, want it halved", got)
+	if got, want := m.Loudness(last+80*ms), m.Loudness(last); got != want {
+		t.Fatalf("loudness %d 80 ms after the last packet, want %d as at it", got, want)
+	}
+	// Silence (no packets at all) decays it: half within 200 ms, nothing
+	// left after a few seconds.
+	if got := m.Loudness(last + 200*ms); got > 60*LoudnessScale {
+		t.Fatalf("loudness %d 200 ms into silence, want it halved", got)
 	}
 	if got := m.Loudness(last + 5000*ms); got != 0 {
 		t.Fatalf("loudness %d after 5 s of silence", got)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
@@ -86,7 +87,26 @@ func (p *Participant) connection(t wire.Target) *webrtc.PeerConnection {
 	return nil
 }
 
-// CheckOffer reports whether a host's publisher offer carries media we can
-// forward, with the error Offer would return (bad_sdp, no_usable_codec): a
-// WHIP endpoint checks before its host joins and displaces anyone.
-func CheckOffer(sdp string) error { return checkOffer(sdp) }
+// JoinWHIP admits the bearer of g (a host) as a host publishing over WHIP,
+// reachable through peer, and applies its offer; read the answer with
+// LocalAnswer. The offer is checked before the join, which displaces a
+// session of the same identity. Errors are *wire.Error: bad_sdp or
+// no_usable_codec for an offer we cannot use, and Join's.
+func (m *Manager) JoinWHIP(g auth.Grant, peer Peer, offer string) (*Participant, error) {
+	if g.Role != auth.RoleHost {
+		return nil, wire.Errorf(wire.CodeForbidden, "WHIP needs a host token, not %s", g.Role)
+	}
+	if err := checkOffer(offer); err != nil {
+		return nil, err
+	}
+	p, err := m.join(g, peer, JoinOptions{clientOffers: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Offer("", offer); err != nil {
+		// As a dropped connection: a host back for its live keeps it a while.
+		p.Disconnected()
+		return nil, err
+	}
+	return p, nil
+}

@@ -64,6 +64,9 @@ type Config struct {
 	// Metrics records lives, their duration and engagement, and data channels.
 	// Nil records into unregistered metrics.
 	Metrics *metrics.SFU
+	// ICEServers, when set, gives the ICE servers (TURN with fresh
+	// credentials) each joined and resumed carries for an identity.
+	ICEServers func(identity string) []wire.ICEServer
 }
 
 // Manager owns the rooms of one server.

@@ -24,9 +24,9 @@ type Participant struct {
 	log   *slog.Logger
 	// chatAfter is the last chat Seq the client held when it joined (JoinOptions).
 	chatAfter uint64
-	// whep: the client watches over WHEP, offering itself; its subscriber is
-	// made from its offer (whep.go), never offered by the server.
-	whep bool
+	// clientOffers: a WHIP or WHEP client, which offers and never hears an
+	// offer: the server makes it no subscriber of its own (httpsession.go).
+	clientOffers bool
 
 	mu  sync.Mutex
 	pub *publisher
@@ -182,7 +182,7 @@ func (p *Participant) syncFeeds() {
 	}
 	feeds := p.room.feedsFor(p) // nobody receives their own media
 	if p.sub == nil {
-		if p.whep || (len(feeds) == 0 && p.room.m.cfg.Chat == nil) {
+		if p.clientOffers || (len(feeds) == 0 && p.room.m.cfg.Chat == nil) {
 			return // JoinWHEP makes a WHEP viewer's subscriber from its offer
 		}
 		sub, err := newSubscriber(p)

@@ -18,8 +18,8 @@ type JoinOptions struct {
 	// delivers from the next one instead of the usual history (see
 	// chat.Hub.JoinAfter), so a client coming back sees no gap and no duplicate.
 	ChatAfter uint64
-	// whep: the participant watches over WHEP (JoinWHEP).
-	whep bool
+	// clientOffers: the participant is a WHIP or WHEP client (httpsession.go).
+	clientOffers bool
 }
 
 // Enter admits the bearer of g like Join. With a resume token still valid for
@@ -100,13 +100,16 @@ func (r *Room) joinedLocked(p *Participant) *wire.Joined {
 	g := p.grant
 	j := &wire.Joined{
 		Room: r.name, Identity: g.Identity, Name: g.Name, Role: string(g.Role), ParticipantID: p.id,
-		ViewerCount: r.viewers, Muted: r.hostMutedLocked(),
+		ViewerCount: r.totalViewersLocked(), Muted: r.hostMutedLocked(),
 	}
 	if r.live != nil {
 		j.Live = r.live.wire()
 	}
 	if r.kind == kindGroupRoom {
 		j.RoomType = auth.RoomTypeGroup
+	}
+	if servers := r.m.cfg.ICEServers; servers != nil {
+		j.ICEServers = servers(g.Identity)
 	}
 	if window := r.m.cfg.ResumeWindow; p.sess != nil && window > 0 {
 		j.ResumeToken = p.id + "." + p.sess.newSecret()

@@ -40,6 +40,7 @@ type Room struct {
 	countSentAt  time.Time
 	countTimer   *time.Timer
 	closed       bool
+	edge         edgeState // cluster: taps, a relayed live, viewers elsewhere (edge.go)
 }
 
 type roomKind int
@@ -123,7 +124,7 @@ func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error
 	if replaced != nil {
 		delete(r.participants, replaced.id) // the new connection takes its place in the count
 	}
-	p := &Participant{id: newID("PA_"), grant: g, room: r, sess: newSession(peer), chatAfter: o.ChatAfter, whep: o.whep}
+	p := &Participant{id: newID("PA_"), grant: g, room: r, sess: newSession(peer), chatAfter: o.ChatAfter, clientOffers: o.clientOffers}
 	p.peer = p.sess
 	p.log = r.m.log.With("room", r.name, "participant", p.id, "identity", g.Identity, "role", string(g.Role))
 	r.participants[p.id] = p
@@ -252,6 +253,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		r.mu.Unlock()
 		return
 	}
+	r.edge.remote = nil // a host publishing here takes over a relayed live
 	src := r.sourceLocked(p.grant.Identity)
 	f := src.feeds[kind]
 	var old *media.Feed
@@ -285,7 +287,7 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		r.system(p.grant.Name + " started a live talk")
 	}
 
-	f.AttachLayer(layer, t, recv, up)
+	f.AttachLayer(layer, r.edge.taps.tee(kind, layer, t), recv, up)
 	f.RequestKeyframe()
 	if old != nil || len(viewers) > 0 {
 		for _, v := range viewers {
@@ -476,12 +478,13 @@ func (r *Room) countChangedLocked() {
 }
 
 func (r *Room) pushCountLocked() {
-	if r.viewers == r.countSent {
+	total := r.totalViewersLocked()
+	if total == r.countSent {
 		return
 	}
-	r.countSent = r.viewers
+	r.countSent = total
 	r.countSentAt = time.Now()
-	r.broadcastLocked(wire.Message{Type: wire.TypeViewerCount, Count: wire.Int(r.viewers)})
+	r.broadcastLocked(wire.Message{Type: wire.TypeViewerCount, Count: wire.Int(total)})
 }
 
 func (r *Room) info() RoomInfo {

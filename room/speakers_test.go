@@ -23,6 +23,11 @@ type voiceSim struct {
 	meters map[string]*media.LevelMeter
 	sel    *speakerSelector
 	levels []speakerLevel
+	// burst, when above 1, delivers packets that many at a time (network
+	// jitter): each waits for the last of its burst; speakers' bursts are
+	// out of step.
+	burst int
+	sent  int
 }
 
 func newVoiceSim(t *testing.T, levels ...uint8) *voiceSim {
@@ -44,9 +49,15 @@ func (s *voiceSim) run(d time.Duration, cond func() bool) time.Duration {
 	for elapsed := time.Duration(0); elapsed < d; {
 		elapsed += packet
 		s.now += int64(packet)
-		for _, id := range s.ids {
-			if !s.silent[id] {
-				s.meters[id].Observe(s.level[id], s.now)
+		s.sent++
+		for i, id := range s.ids {
+			if s.burst > 1 && (s.sent+i)%s.burst != 0 {
+				continue
+			}
+			for range max(s.burst, 1) {
+				if !s.silent[id] {
+					s.meters[id].Observe(s.level[id], s.now)
+				}
 			}
 		}
 		if elapsed%speakerTick == 0 {
@@ -111,6 +122,16 @@ func TestSelectorSwitchesWithinHalfASecond(t *testing.T) {
 	}
 	t.Logf("a speaker gone silent was replaced after %v", took)
 	s.expect([]string{"s0", "s3", "s2"}, "s1")
+}
+
+func TestSelectorIgnoresJitter(t *testing.T) {
+	s := newVoiceSim(t, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55)
+	s.run(2*time.Second, nil)
+	// Packets now come four at a time, 80 ms apart: nothing changes.
+	s.burst = 4
+	if took := s.run(5*time.Second, func() bool { return !slices.Equal(s.sel.active, []string{"s0", "s1", "s2"}) || s.sel.next != "s3" }); took >= 0 {
+		t.Fatalf("jitter changed the selection after %v: active %v next %q", took, s.sel.active, s.sel.next)
+	}
 }
 
 func TestSelectorHysteresis(t *testing.T) {

@@ -56,7 +56,7 @@ func (m *Manager) JoinWHEP(g auth.Grant, peer Peer, offer string) (*Participant,
 		_ = pc.Close()
 		return nil, err
 	}
-	p, err := m.join(g, peer, JoinOptions{whep: true})
+	p, err := m.join(g, peer, JoinOptions{clientOffers: true})
 	if err != nil {
 		_ = pc.Close()
 		return nil, err
@@ -72,6 +72,10 @@ func (m *Manager) JoinWHEP(g auth.Grant, peer Peer, offer string) (*Participant,
 	p.sub = s
 	p.mu.Unlock()
 	p.syncFeeds()
+	if !s.carriesFeed() { // the live ended as the viewer joined, or has none of its kinds yet
+		p.Leave()
+		return nil, wire.Errorf(wire.CodeNotLive, "nothing the offer receives is live yet")
+	}
 	if err := s.answerWHEP(); err != nil {
 		p.Leave()
 		return nil, err
@@ -226,6 +230,18 @@ func (s *subscriber) setWHEPFeeds(feeds []*media.Feed) {
 	for _, d := range gone {
 		d.Feed().RemoveDownTrack(d)
 	}
+}
+
+// carriesFeed reports whether a WHEP subscriber carries any feed.
+func (s *subscriber) carriesFeed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range s.whep.slots {
+		if sl.down != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // answerWHEP answers the offer the subscriber was made from.

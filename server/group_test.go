@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -200,11 +202,16 @@ func expectHearing(t *testing.T, within time.Duration, members []*member, want f
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("settled after %v", time.Since(start).Round(10*time.Millisecond))
+	// Then it holds: nobody hears anyone else. (A stream may look silent for
+	// a moment on a loaded machine, so hearing fewer is not a failure.)
 	for range 10 {
 		time.Sleep(100 * time.Millisecond)
 		for _, m := range members {
-			if got := m.hearing(); !slices.Equal(got, want(m)) {
-				t.Fatalf("%s hears %v, want %v", m.who, got, want(m))
+			w := want(m)
+			for _, who := range m.hearing() {
+				if !slices.Contains(w, who) {
+					t.Fatalf("%s hears %s; want only %v", m.who, who, w)
+				}
 			}
 		}
 	}
@@ -366,6 +373,14 @@ func TestGroupMuteHandsAndHostControls(t *testing.T) {
 		t.Fatalf("muting a stranger: %+v", msg.Error)
 	}
 
+	// Chat works as in every room: a listener's message reaches the host.
+	hostChat := newChatter(t, host.c)
+	newChatter(t, l.c).send(t, map[string]any{"type": "send", "id": "c1", "text": "may I speak?"})
+	waitFor(t, 5*time.Second, "the host to read the listener's chat", func() bool {
+		msgs := hostChat.messages()
+		return len(msgs) > 0 && msgs[len(msgs)-1].From == "l" && msgs[len(msgs)-1].Text == "may I speak?"
+	})
+
 	// The host removes a: its connection closes with kicked, its track ends
 	// at the others.
 	if err := host.c.RemoveParticipant("a"); err != nil {
@@ -431,5 +446,46 @@ func TestGroupRoomTypeMismatch(t *testing.T) {
 	_, samples := scrape(t, e.url)
 	if samples[`talkrelay_rooms{type="group"}`] != 1 || samples[`talkrelay_rooms{type="live"}`] != 1 {
 		t.Fatalf("rooms by type: group %v, live %v", samples[`talkrelay_rooms{type="group"}`], samples[`talkrelay_rooms{type="live"}`])
+	}
+}
+
+// Group rooms that fill and empty leave no goroutines behind: the speaker
+// selector, feeds and their readers end with the room.
+func TestGroupRoomsLeaveNoGoroutines(t *testing.T) {
+	e := newEnv(t)
+	settle := func() int {
+		time.Sleep(300 * time.Millisecond)
+		return runtime.NumGoroutine()
+	}
+	base := settle()
+	for round := range 3 {
+		room := fmt.Sprintf("gleak%d", round)
+		var members []*member
+		for i := range 6 {
+			m := e.joinGroup(room, fmt.Sprintf("m%d", i), auth.RoleViewer)
+			if i < 4 {
+				m.speak(uint8(20 + 5*i))
+			}
+			members = append(members, m)
+		}
+		expectHearing(t, 10*time.Second, members[4:], func(*member) []string { return []string{"m0", "m1", "m2"} })
+		for _, m := range members {
+			m.stop()
+			if err := m.c.Leave(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var now int
+	deadline := time.Now().Add(30 * time.Second)
+	for now = settle(); now > base+5 && time.Now().Before(deadline); now = settle() {
+	}
+	if now > base+5 {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		t.Fatalf("%d goroutines after the rounds, %d before\n%s", now, base, buf[:min(n, 20000)])
+	}
+	if _, ok := e.node.Rooms().Room("gleak0"); ok {
+		t.Fatal("an emptied group room is still open")
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/call"
 	"github.com/talkrelay/talkrelay/chat"
+	"github.com/talkrelay/talkrelay/cluster"
 	"github.com/talkrelay/talkrelay/match"
 	"github.com/talkrelay/talkrelay/media"
 	"github.com/talkrelay/talkrelay/metrics"
@@ -22,6 +24,7 @@ import (
 	"github.com/talkrelay/talkrelay/signal"
 	"github.com/talkrelay/talkrelay/signal/wire"
 	"github.com/talkrelay/talkrelay/store"
+	"github.com/talkrelay/talkrelay/turn"
 	"github.com/talkrelay/talkrelay/whip"
 )
 
@@ -32,8 +35,17 @@ type Config struct {
 	UDPPort  int    // media port; default 7882, 0 picks one (tests)
 	// UDPListenIP binds media to one address (tests use 127.0.0.1).
 	UDPListenIP string
-	// NodeIPs are the addresses advertised to clients (for 1:1 NAT).
+	// NodeIPs are the addresses advertised to clients (for 1:1 NAT): a public
+	// address, or "public/local" for one local address.
 	NodeIPs []string
+	// Interfaces limits media and TURN to these network interfaces'
+	// addresses; empty uses them all.
+	Interfaces []string
+	// ICETCPPort is the one TCP port for ICE over TCP, offered beside UDP to
+	// clients whose UDP is blocked; 0 leaves it off, AnyPort picks a free one.
+	ICETCPPort int
+	// TURN configures the embedded TURN server; its zero value runs none.
+	TURN TURNConfig
 	// IncludeLoopback offers loopback candidates (dev mode, tests).
 	IncludeLoopback bool
 	// DisableGSO sends media one datagram per packet (no UDP GSO batching).
@@ -41,6 +53,8 @@ type Config struct {
 	DataDir    string // default "./data"
 	// NATSURL points at an external NATS (JetStream) instead of the embedded one.
 	NATSURL string
+	// Cluster, with NATSURL, makes this node one of a cluster (cluster.go).
+	Cluster ClusterConfig
 	// ChatBlockedWords are words and phrases refused in chat messages.
 	ChatBlockedWords []string
 	// ChatHistory is how many recent messages a participant receives on joining
@@ -89,8 +103,8 @@ type Config struct {
 	// asks, so the browser app works with no set-up. Dev mode only (cmd/sfu
 	// sets it when no API key is configured); never on a reachable server.
 	DevTokens bool
-	// ICEServers are the STUN/TURN servers offered to WHIP and WHEP clients
-	// (Link headers).
+	// ICEServers are STUN/TURN servers offered to clients besides the
+	// embedded TURN server (joined.ice_servers, WHIP and WHEP Link headers).
 	ICEServers []wire.ICEServer
 	// WHIPSessionTimeout ends a WHIP or WHEP session whose media connection
 	// has not come up, or stayed disconnected, that long (default 15 s).
@@ -112,8 +126,11 @@ type Server struct {
 	chat   *chat.Hub
 	phone  *call.Service
 	whip   *whip.Handler // WHIP and WHEP sessions
+	turn   *turn.Server  // nil without TURN
 	http   *http.Server
 	ln     net.Listener
+	// cluster is the node's cluster membership; nil on a single node.
+	cluster atomic.Pointer[cluster.Node]
 }
 
 // New prepares a node: it opens the media port but serves nothing until Start.
@@ -140,7 +157,8 @@ func New(cfg Config) (*Server, error) {
 	reg := metrics.New()
 	met := metrics.NewSFU(reg.Registerer())
 	engine, err := media.NewEngine(media.EngineConfig{
-		UDPPort: cfg.UDPPort, ListenIP: cfg.UDPListenIP, NodeIPs: cfg.NodeIPs,
+		UDPPort: cfg.UDPPort, ListenIP: cfg.UDPListenIP, NodeIPs: cfg.NodeIPs, Interfaces: cfg.Interfaces,
+		ICETCP: cfg.ICETCPPort != 0, TCPPort: max(cfg.ICETCPPort, 0),
 		IncludeLoopback: cfg.IncludeLoopback, DisableGSO: cfg.DisableGSO, Logger: cfg.Logger,
 		Metrics: met,
 	})
@@ -159,10 +177,11 @@ func New(cfg Config) (*Server, error) {
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace, ResumeWindow: cfg.ResumeWindow,
 		Chat: s.chat, Banned: st.Banned,
 		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, MaxViewers: cfg.MaxViewers, MaxSpeakers: cfg.MaxSpeakers, Metrics: met,
+		ICEServers: s.ICEServers,
 	})
 	phone, err := call.NewService(call.Config{
 		Rooms: s.rooms, Store: st, Logger: cfg.Logger, Metrics: met,
-		RingTimeout: cfg.RingTimeout, ReconnectGrace: cfg.CallReconnectGrace,
+		RingTimeout: cfg.RingTimeout, ReconnectGrace: cfg.CallReconnectGrace, ICEServers: s.ICEServers,
 		Match: &match.Config{Widen: matchWiden(cfg.MatchWiden)},
 		ReportMatch: func(ctx context.Context, reporter, reported, callID, reason string) error {
 			return st.AddReport(ctx, store.Report{Room: "match", Reporter: reporter, Reason: fmt.Sprintf("user %q (call %s): %s", reported, callID, reason)})
@@ -179,10 +198,11 @@ func New(cfg Config) (*Server, error) {
 		AllowedOrigins: cfg.AllowedOrigins,
 		JoinTimeout:    cfg.JoinTimeout, IdleTimeout: cfg.IdleTimeout,
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst, Metrics: met,
+		Redirect: s.redirect,
 	})
 	s.whip = whip.New(whip.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
-		ICEServers: cfg.ICEServers, SessionTimeout: cfg.WHIPSessionTimeout,
+		ICEServers: s.ICEServers, SessionTimeout: cfg.WHIPSessionTimeout,
 	})
 	// Scrape-time collectors: forwarding counters and room counts are read from
 	// their owners when Prometheus asks, so the packet path records nothing more.
@@ -190,6 +210,11 @@ func New(cfg Config) (*Server, error) {
 		metrics.NewMediaCollector(engine.MediaCounters),
 		metrics.NewRoomCollector(s.rooms.Counts),
 	); err != nil {
+		engine.Close()
+		st.Close()
+		return nil, err
+	}
+	if s.turn, err = newTURN(cfg, engine); err != nil {
 		engine.Close()
 		st.Close()
 		return nil, err
@@ -207,18 +232,27 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
+		s.closeTURN()
 		s.engine.Close()
 		s.store.Close()
 		return fmt.Errorf("server: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
 	s.ln = ln
+	if err := s.startCluster(); err != nil {
+		ln.Close()
+		s.closeTURN()
+		s.engine.Close()
+		s.store.Close()
+		return err
+	}
 	// HTTP server: owned by the Server, ends at Shutdown.
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
-	s.log.Info("talkrelay listening", "http", ln.Addr().String(), "udp_port", s.engine.Port())
+	s.log.Info("talkrelay listening", "http", ln.Addr().String(), "udp_port", s.engine.Port(), "tcp_port", s.engine.TCPPort())
+	s.logReachability()
 	return nil
 }
 
@@ -249,11 +283,13 @@ func (s *Server) WHIPSessions() int { return s.whip.Sessions() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	sigErr := s.signal.Shutdown(ctx) // ends lives: their records reach the store first
 	whipErr := s.whip.Shutdown(ctx)  // after the rooms: lives end as server_shutdown
+	s.stopCluster()                  // after the lives: their claims go with them
 	httpErr := s.http.Shutdown(ctx)
 	s.chat.Close()
+	turnErr := s.closeTURN()
 	engErr := s.engine.Close()
 	storeErr := s.store.Close()
-	return errors.Join(sigErr, whipErr, httpErr, engErr, storeErr)
+	return errors.Join(sigErr, whipErr, httpErr, turnErr, engErr, storeErr)
 }
 
 func matchWiden(w []match.Widening) []match.Widening {

@@ -161,6 +161,9 @@ func (c *conn) join(ctx context.Context) session {
 		if !timer.Stop() {
 			return nil // timed out meanwhile
 		}
+		if c.redirected(g, m) {
+			return nil
+		}
 		p, jerr := c.enter(g, m)
 		if jerr != nil {
 			we := asWireError(jerr)

@@ -50,6 +50,10 @@ type Config struct {
 	// tests, tight enough that one address cannot churn the server.
 	ConnectRate  float64
 	ConnectBurst int
+	// Redirect, when set, may send a verified viewer elsewhere before it
+	// joins: a non-empty URL is sent as redirect and the connection closes
+	// (the cluster's placement; see package cluster).
+	Redirect func(g auth.Grant) string
 }
 
 // Handler serves the signaling WebSocket.

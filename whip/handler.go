@@ -34,8 +34,10 @@ type Config struct {
 	Rooms    *room.Manager
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
-	// ICEServers are offered to clients in Link headers (RFC 9725 §4.4).
-	ICEServers []wire.ICEServer
+	// ICEServers, when set, gives the STUN and TURN servers a client with that
+	// identity is offered in Link headers (RFC 9725 §4.4): TURN credentials
+	// are the identity's own.
+	ICEServers func(identity string) []wire.ICEServer
 	// SessionTimeout ends a session whose media connection has not come up,
 	// or has stayed disconnected, for that long. Default 15 s.
 	SessionTimeout time.Duration
@@ -171,14 +173,8 @@ func (h *Handler) post(e *endpoint, w http.ResponseWriter, r *http.Request) {
 	var err error
 	if e == whepEndpoint {
 		p, err = h.cfg.Rooms.JoinWHEP(g, s, offer)
-	} else if err = room.CheckOffer(offer); err == nil {
-		// Checked first: the join displaces a host of the same identity.
-		p, err = h.cfg.Rooms.Join(g, s, "")
-		if err == nil {
-			if err = p.Offer("", offer); err != nil {
-				p.Disconnected()
-			}
-		}
+	} else {
+		p, err = h.cfg.Rooms.JoinWHIP(g, s, offer)
 	}
 	if err != nil {
 		writeRoomError(w, err)
@@ -188,7 +184,7 @@ func (h *Handler) post(e *endpoint, w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	answer, err := p.LocalAnswer(ctx, e.target)
 	if err == nil {
-		err = s.start(p, answer)
+		err = s.start(p)
 	}
 	if err != nil {
 		// Disconnected, not Leave: a host who came back for its live keeps it
@@ -210,8 +206,10 @@ func (h *Handler) post(e *endpoint, w http.ResponseWriter, r *http.Request) {
 	hd.Set("Location", s.location())
 	hd.Set("ETag", s.currentETag())
 	hd.Set("Accept-Patch", ContentTypeFragment)
-	for _, l := range linkHeaders(h.cfg.ICEServers) {
-		hd.Add("Link", l)
+	if h.cfg.ICEServers != nil {
+		for _, l := range linkHeaders(h.cfg.ICEServers(g.Identity)) {
+			hd.Add("Link", l)
+		}
 	}
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)

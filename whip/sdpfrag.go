@@ -32,6 +32,7 @@ type fragment struct {
 func parseFragment(body string) (fragment, error) {
 	var f fragment
 	sectionStart := -1 // index in f.candidates where the current m= section's begin
+	var mid *string    // the current m= section's a=mid
 	for _, line := range strings.Split(body, "\n") {
 		line = strings.TrimRight(line, "\r")
 		if line == "" {
@@ -42,7 +43,7 @@ func parseFragment(body string) (fragment, error) {
 		}
 		switch {
 		case line[0] == 'm':
-			sectionStart = len(f.candidates)
+			sectionStart, mid = len(f.candidates), nil
 		case strings.HasPrefix(line, "a=ice-ufrag:"):
 			if err := setOnce(&f.ufrag, strings.TrimPrefix(line, "a=ice-ufrag:"), "ice-ufrag"); err != nil {
 				return f, err
@@ -52,9 +53,10 @@ func parseFragment(body string) (fragment, error) {
 				return f, err
 			}
 		case strings.HasPrefix(line, "a=mid:") && sectionStart >= 0:
-			mid := strings.TrimPrefix(line, "a=mid:")
+			v := strings.TrimPrefix(line, "a=mid:")
+			mid = &v
 			for i := sectionStart; i < len(f.candidates); i++ {
-				f.candidates[i].SDPMid = &mid
+				f.candidates[i].SDPMid = mid
 			}
 		case strings.HasPrefix(line, "a=candidate:"):
 			if len(f.candidates) >= maxFragmentCandidates {
@@ -64,7 +66,7 @@ func parseFragment(body string) (fragment, error) {
 			if len(strings.Fields(value)) < 8 {
 				return f, fmt.Errorf("%w: candidate %q is incomplete", errFragment, shorten(value))
 			}
-			c := wire.Candidate{Candidate: value}
+			c := wire.Candidate{Candidate: value, SDPMid: mid}
 			if sectionStart < 0 {
 				zero := uint16(0)
 				c.SDPMLineIndex = &zero

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -75,7 +76,9 @@ func randomID() string {
 func newETag() string { return `"` + randomID() + `"` }
 
 // location is the session's resource URL.
-func (s *session) location() string { return "/" + s.e.name + "/" + s.grant.Room + "/" + s.id }
+func (s *session) location() string {
+	return "/" + s.e.name + "/" + url.PathEscape(s.grant.Room) + "/" + s.id
+}
 
 func (s *session) currentETag() string {
 	s.mu.Lock()
@@ -85,7 +88,7 @@ func (s *session) currentETag() string {
 
 // start binds the session to its participant, whose connection has answered,
 // and begins watching that connection.
-func (s *session) start(p *room.Participant, answer string) error {
+func (s *session) start(p *room.Participant) error {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()

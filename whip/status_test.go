@@ -38,6 +38,7 @@ func TestStatusCodes(t *testing.T) {
 		{"not SDP", "POST", "/whip/demo", host, "text/plain", pubOffer, nil, 415, ""},
 		{"no content type", "POST", "/whep/demo", viewer, "", viewOffer, nil, 415, ""},
 		{"malformed SDP", "POST", "/whip/demo", host, "application/sdp", "hello", nil, 400, ""},
+		{"offer too large", "POST", "/whip/demo", host, "application/sdp", strings.Repeat("a=x\r\n", 40000), nil, 413, ""},
 		{"no usable codec", "POST", "/whip/demo", host, "application/sdp", noCodecOffer, nil, 422, ""},
 		{"WHEP not live", "POST", "/whep/demo", viewer, "application/sdp", viewOffer, nil, 409, "Retry-After"},
 		{"PATCH unknown session", "PATCH", "/whip/demo/nope", host, "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n", []string{"If-Match", "*"}, 404, ""},

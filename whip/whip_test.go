@@ -11,6 +11,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/client"
+	"github.com/talkrelay/talkrelay/client/synth"
 	"github.com/talkrelay/talkrelay/server"
 	"github.com/talkrelay/talkrelay/server/servertest"
 	"github.com/talkrelay/talkrelay/signal/wire"
@@ -203,4 +204,64 @@ func TestSessionsWithoutMediaEnd(t *testing.T) {
 		t.Fatalf("end reason %q, want %q", lives[0].EndReason, wire.EndHostLeft)
 	}
 	servertest.WaitFor(t, 5*time.Second, "no sessions left", func() bool { return n.Node.Server.WHIPSessions() == 0 })
+}
+
+// A WHEP viewer who arrives while the live has only its audio gets the video
+// as soon as the host adds it: its offer's video transceiver was answered
+// sendonly and the new feed takes it over, with no new offer.
+func TestWHEPGetsALateTrack(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	host, err := client.Join(ctx, client.Config{URL: n.URL, Token: n.token("demo", "alice", auth.RoleHost), API: n.api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	p := &publisher{video: synth.NewVideo(synth.VideoConfig{Bitrate: 300_000, Width: 320, Height: 240})}
+	p.vt, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "cam")
+	p.at, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "cam")
+	if _, err := host.Publish(ctx, client.PublishOptions{}, p.at); err != nil {
+		t.Fatal(err)
+	}
+	servertest.WaitFor(t, 10*time.Second, "publisher connected", func() bool {
+		return host.Publisher().ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	stop := make(chan struct{})
+	paced := make(chan struct{})
+	// Pacer: owned by the test, ends when stop closes.
+	go func() {
+		defer close(paced)
+		audio := synth.NewAudio(synth.AudioConfig{})
+		video := time.NewTicker(66 * time.Millisecond)
+		defer video.Stop()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = p.at.WriteRTP(audio.NextPacket())
+			case <-video.C:
+				for _, pk := range p.video.NextFrame() {
+					_ = p.vt.WriteRTP(pk)
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-paced }()
+	servertest.WaitFor(t, 10*time.Second, "the live started", func() bool {
+		info, ok := n.Rooms().Room("demo")
+		return ok && info.Live != nil
+	})
+	v := n.watch("demo", "carol")
+	servertest.WaitFor(t, 10*time.Second, "audio at the WHEP viewer", func() bool { return v.audio.Load() > 20 })
+	if v.video.Load() != 0 {
+		t.Fatal("video before there was any")
+	}
+	if _, err := host.AddTracks(ctx, client.PublishOptions{OnKeyframeRequest: func(webrtc.TrackLocal) { p.video.RequestKeyframe() }}, p.vt); err != nil {
+		t.Fatal(err)
+	}
+	v.receives(t, "the late video reaches the WHEP viewer")
 }

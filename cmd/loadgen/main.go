@@ -121,6 +121,8 @@ func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
 	fs.StringVar(&c.APIKey, "api-key", envOr("TALKRELAY_API_KEY", auth.DevAPIKey), "API key tokens are signed with [TALKRELAY_API_KEY]")
 	fs.StringVar(&c.APISecret, "api-secret", envOr("TALKRELAY_API_SECRET", auth.DevAPISecret), "API secret [TALKRELAY_API_SECRET]")
 	fs.Float64Var(&c.JoinRate, "join-rate", 50, "viewers joined per second")
+	fs.BoolVar(&c.ForceTCP, "force-tcp", false, "viewers reach the SFU over ICE-TCP only (with --force-relay: TURN over TCP); all decrypt")
+	fs.BoolVar(&c.ForceRelay, "force-relay", false, "viewers send and receive only through the SFU's TURN server (iceTransportPolicy relay); all decrypt")
 	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-viewer join timeout")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 20*time.Second, "wait for media connections after the host publishes")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")

@@ -34,8 +34,11 @@ func freePort(t *testing.T) int {
 // startSFU builds and runs the real binary in dev mode on loopback.
 func startSFU(t *testing.T, bin, dataDir string, httpPort, udpPort int) *exec.Cmd {
 	t.Helper()
+	// ICE-TCP and TURN on free ports: their defaults (7881, 3478) may be taken.
+	turnPort := freePort(t)
 	cmd := exec.Command(bin, "--data-dir", dataDir, "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--udp-port", fmt.Sprint(udpPort), "--log-level", "warn")
+		"--udp-port", fmt.Sprint(udpPort), "--tcp-port", fmt.Sprint(freePort(t)),
+		"--turn-udp-port", fmt.Sprint(turnPort), "--turn-tcp-port", fmt.Sprint(turnPort), "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

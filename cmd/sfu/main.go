@@ -62,6 +62,8 @@ func runServer(args []string) int {
 	nodeIP := fs.String("node-ip", envOr("TALKRELAY_NODE_IP", ""), "IP address(es) to advertise to clients, comma-separated [TALKRELAY_NODE_IP]")
 	dataDir := fs.String("data-dir", envOr("TALKRELAY_DATA_DIR", "./data"), "directory for stored data [TALKRELAY_DATA_DIR]")
 	natsURL := fs.String("nats", envOr("TALKRELAY_NATS", ""), "external NATS (JetStream) URL; empty runs an embedded one under --data-dir [TALKRELAY_NATS]")
+	clusterCfg := clusterFlags(fs)
+	reachCfg := reachFlags(fs)
 	blocked := fs.String("chat-blocked-words", envOr("TALKRELAY_CHAT_BLOCKED_WORDS", ""), "comma-separated words or phrases refused in chat [TALKRELAY_CHAT_BLOCKED_WORDS]")
 	chatHistory := fs.Int("chat-history", envInt("TALKRELAY_CHAT_HISTORY", 50), "chat messages a participant receives on joining [TALKRELAY_CHAT_HISTORY]")
 	maxRooms := fs.Int("max-rooms", envInt("TALKRELAY_MAX_ROOMS", 10_000), "rooms open at once before joins get server_full [TALKRELAY_MAX_ROOMS]")
@@ -77,7 +79,7 @@ func runServer(args []string) int {
 	apiSecret := fs.String("api-secret", envOr("TALKRELAY_API_SECRET", ""), "API secret (at least 32 bytes) [TALKRELAY_API_SECRET]")
 	gso := fs.Bool("udp-gso", envOr("TALKRELAY_UDP_GSO", "true") == "true", "batch each viewer's packets into UDP GSO sends where the kernel allows [TALKRELAY_UDP_GSO]")
 	debugAddr := fs.String("debug-addr", envOr("TALKRELAY_DEBUG_ADDR", ""), "if set, serve Go pprof profiles on this address (keep it private) [TALKRELAY_DEBUG_ADDR]")
-	iceServers := fs.String("ice-servers", envOr("TALKRELAY_ICE_SERVERS", ""), "STUN URLs offered to WHIP and WHEP clients, comma-separated [TALKRELAY_ICE_SERVERS]")
+	iceServers := fs.String("ice-servers", envOr("TALKRELAY_ICE_SERVERS", ""), "STUN URLs offered to clients (joined, WHIP and WHEP Link headers), comma-separated [TALKRELAY_ICE_SERVERS]")
 	logLevel := fs.String("log-level", envOr("TALKRELAY_LOG_LEVEL", "info"), "debug, info, warn or error [TALKRELAY_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -88,6 +90,11 @@ func runServer(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	reach, err := reachCfg()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sfu:", err)
+		return 2
+	}
 
 	dev := *apiKey == "" && *apiSecret == ""
 	if dev {
@@ -114,6 +121,8 @@ func runServer(args []string) int {
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
 		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants, MaxViewers: *maxViewers, MaxSpeakers: *maxSpeakers,
 		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace, ResumeWindow: *resumeWindow,
+		Cluster:    clusterCfg(),
+		Interfaces: reach.Interfaces, ICETCPPort: reach.TCPPort, TURN: reach.TURN,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -202,8 +211,8 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// iceServerList turns the --ice-servers URLs into the servers WHIP and WHEP
-// clients are offered.
+// iceServerList turns the --ice-servers URLs into the servers clients are
+// offered.
 func iceServerList(v string) []wire.ICEServer {
 	var out []wire.ICEServer
 	for _, u := range splitList(v) {

@@ -34,6 +34,8 @@ type Message struct {
 	Live      *Live      `json:"live,omitempty"`       // live_started, live_ended
 	Error     *Error     `json:"error,omitempty"`      // error
 	Reason    string     `json:"reason,omitempty"`     // server_shutdown
+	// URL, in redirect, is the base URL of the node to join instead.
+	URL string `json:"url,omitempty"`
 
 	Callee   string        `json:"callee,omitempty"`   // call.invite: the identity called
 	Mode     string        `json:"mode,omitempty"`     // call.invite, call.mode: "voice" or "video"
@@ -97,6 +99,9 @@ const (
 	TypeLiveEnded      = "live_ended"      // {live}: the host ended the live (or it was ended)
 	TypeError          = "error"           // {error}
 	TypeServerShutdown = "server_shutdown" // {reason}: the server is going away
+	// TypeRedirect ({url}) answers a join on a node with no capacity left: the
+	// client joins the node at url instead. The connection closes after it.
+	TypeRedirect = "redirect"
 	// TypeLayers {kind, rids}: to a simulcast publisher, the layers viewers
 	// watch, debounced (rids absent: none); it may pause the others' encoders.
 	TypeLayers           = "layers"

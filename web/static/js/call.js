@@ -1,7 +1,7 @@
 // The call page: this browser is one device of its user. Call someone, ring,
 // accept or decline, hang up; voice or video.
 import {Session, tokenFor} from './talkrelay.js';
-import {$, params, setState, show, Clock} from './ui.js';
+import {$, params, setState, show, toggleLabel, Clock} from './ui.js';
 
 const status = (text) => { $('#status').textContent = text; show($('#status'), !!text); };
 
@@ -123,7 +123,7 @@ async function main() {
     for (const t of local.getTracks()) if (t.kind === kind) t.enabled = !muted;
     s.setMuted(kind, muted);
     btn.setAttribute('aria-pressed', String(muted));
-    btn.textContent = (kind === 'audio' ? 'Mic ' : 'Camera ') + (muted ? 'on' : 'off');
+    btn.textContent = toggleLabel(kind, muted);
   };
   $('#mic').addEventListener('click', () => toggle('audio', $('#mic')));
   $('#camera').addEventListener('click', () => toggle('video', $('#camera')));

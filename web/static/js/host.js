@@ -1,7 +1,7 @@
 // The host page: camera and mic preview, go live, mic and camera toggles,
 // hide chat, the viewer count, the running duration, end the live.
 import {Session, tokenFor} from './talkrelay.js';
-import {$, params, setState, show, duration, Clock, ChatPanel} from './ui.js';
+import {$, params, setState, show, toggleLabel, duration, Clock, ChatPanel} from './ui.js';
 
 const status = (text) => { $('#status').textContent = text; show($('#status'), !!text); };
 
@@ -44,7 +44,7 @@ async function main() {
   s.addEventListener('track_muted', (e) => {
     const btn = e.detail.kind === 'audio' ? $('#mic') : $('#camera');
     btn.setAttribute('aria-pressed', String(e.detail.muted));
-    btn.textContent = (e.detail.kind === 'audio' ? 'Mic ' : 'Camera ') + (e.detail.muted ? 'on' : 'off');
+    btn.textContent = toggleLabel(e.detail.kind, e.detail.muted);
   });
   s.addEventListener('state', (e) => {
     if (e.detail.state === 'reconnecting') status('Reconnecting… your live goes on for a while.');
@@ -81,7 +81,7 @@ async function main() {
     for (const t of stream.getTracks()) if (t.kind === kind) t.enabled = !muted;
     s.setMuted(kind, muted);
     btn.setAttribute('aria-pressed', String(muted));
-    btn.textContent = (kind === 'audio' ? 'Mic ' : 'Camera ') + (muted ? 'on' : 'off');
+    btn.textContent = toggleLabel(kind, muted);
   };
   $('#mic').addEventListener('click', () => toggle('audio', $('#mic')));
   $('#camera').addEventListener('click', () => toggle('video', $('#camera')));

@@ -1,6 +1,6 @@
 // talkrelay.js — a small browser client for talkrelay's WebSocket signaling
-// protocol (signal/PROTOCOL.md), WHIP and WHEP. No build step: pages import it
-// as an ES module.
+// protocol (signal/PROTOCOL.md), and (from whip.js) WHIP and WHEP. No build
+// step: pages import it as an ES module.
 //
 //   const s = new Session({token});
 //   s.addEventListener('viewer_count', e => show(e.detail.count));
@@ -56,6 +56,7 @@ export class Session extends EventTarget {
     this.url = url;
     this.iceServers = iceServers;
     this.state = 'new';
+    this.states = []; // every state so far, for pages that show history and for tests
     this.joined = null;
     this.pending = new Map(); // request id → {resolve, reject, timer}
     this.nextID = 1;
@@ -74,6 +75,7 @@ export class Session extends EventTarget {
 
   setState(state, error) {
     this.state = state;
+    this.states.push(state);
     this.emit('state', {state, error});
   }
 
@@ -131,6 +133,9 @@ export class Session extends EventTarget {
     const fresh = m.type === 'joined' && this.joined !== null;
     this.joined = m.joined;
     this.resumeToken = m.joined.resume_token || '';
+    if (m.joined.ice_servers) {
+      this.iceServers = m.joined.ice_servers.map((s) => ({urls: s.urls, username: s.username, credential: s.credential}));
+    }
     clearInterval(this.pinger);
     this.pinger = setInterval(() => this.send({type: 'ping'}), PING_EVERY_MS);
     if (fresh) {
@@ -384,83 +389,4 @@ export async function inboundVideo(pc) {
   return out;
 }
 
-// --- WHIP and WHEP (RFC 9725 and its egress twin) ---
-
-// gathered waits until pc has gathered its candidates (at most ms).
-function gathered(pc, ms = 3000) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') { clearTimeout(t); resolve(); }
-    });
-  });
-}
-
-// HTTPSession is a WHIP or WHEP session: the peer connection and the
-// resource to DELETE when done.
-class HTTPSession {
-  constructor(pc, resource, token) { this.pc = pc; this.resource = resource; this.token = token; }
-  async stop() {
-    this.pc.close();
-    if (this.resource) {
-      await fetch(this.resource, {method: 'DELETE', headers: {Authorization: 'Bearer ' + this.token}}).catch(() => {});
-      this.resource = '';
-    }
-  }
-}
-
-async function exchange(url, token, pc) {
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
-  await gathered(pc);
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {'Content-Type': 'application/sdp', Authorization: 'Bearer ' + token},
-    body: pc.localDescription.sdp,
-  });
-  if (res.status !== 201) {
-    let msg = `HTTP ${res.status}`;
-    try { msg = (await res.json()).error.message; } catch {}
-    throw Object.assign(new Error(msg), {status: res.status, retryAfter: Number(res.headers.get('Retry-After') || 0)});
-  }
-  const answer = await res.text();
-  await pc.setRemoteDescription({type: 'answer', sdp: answer});
-  return new URL(res.headers.get('Location'), url).toString();
-}
-
-// whipPublish sends stream to a WHIP endpoint (e.g. /whip/ROOM) with a host token.
-export async function whipPublish(url, token, stream) {
-  const pc = new RTCPeerConnection({bundlePolicy: 'max-bundle'});
-  for (const t of stream.getTracks()) pc.addTransceiver(t, {direction: 'sendonly', streams: [stream]});
-  try {
-    return new HTTPSession(pc, await exchange(url, token, pc), token);
-  } catch (e) {
-    pc.close();
-    throw e;
-  }
-}
-
-// whepPlay watches a WHEP endpoint (e.g. /whep/ROOM) with a viewer token.
-// While the room is not live (409) it waits as Retry-After says, calling
-// onWaiting, until signal aborts.
-export async function whepPlay(url, token, {onTrack = () => {}, onWaiting = () => {}, signal} = {}) {
-  for (;;) {
-    const pc = new RTCPeerConnection({bundlePolicy: 'max-bundle'});
-    pc.addTransceiver('audio', {direction: 'recvonly'});
-    pc.addTransceiver('video', {direction: 'recvonly'});
-    const stream = new MediaStream();
-    pc.ontrack = (e) => { stream.addTrack(e.track); onTrack(stream, e.track); };
-    try {
-      const session = new HTTPSession(pc, await exchange(url, token, pc), token);
-      session.stream = stream;
-      return session;
-    } catch (e) {
-      pc.close();
-      if (e.status !== 409 && e.status !== 503) throw e;
-      onWaiting(e);
-      await delay(1000 * (e.retryAfter || 2));
-      if (signal && signal.aborted) throw new Error('stopped');
-    }
-  }
-}
+export {whipPublish, whepPlay} from './whip.js';

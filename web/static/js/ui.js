@@ -102,5 +102,8 @@ export class ChatPanel {
   }
 }
 
-// viewerLabel is the viewer count as shown: the host is never counted.
-export function viewerLabel(n) { return String(n); }
+// toggleLabel names what the mic or camera button does next.
+export function toggleLabel(kind, muted) {
+  if (kind === 'audio') return muted ? 'Unmute mic' : 'Mute mic';
+  return muted ? 'Start camera' : 'Stop camera';
+}

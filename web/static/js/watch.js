@@ -59,7 +59,7 @@ async function main() {
   $('#unmute').addEventListener('click', () => {
     video.muted = !video.muted;
     video.play().catch(() => {});
-    $('#unmute').innerHTML = video.muted ? '&#128263; Tap to unmute' : '&#128264; Sound on';
+    $('#unmute').textContent = video.muted ? 'Sound off: tap to unmute' : 'Sound on';
   });
   $('#leave').addEventListener('click', () => { s.leave(); location.href = '/'; });
   $('#close').addEventListener('click', () => s.leave());

@@ -18,14 +18,19 @@ async function main() {
   window.whep = session; // for the console and tests
   status('');
   setState('playing');
+  // The server closes the session when the live ends: its DTLS transport
+  // closes (a WHEP player hears nothing else).
+  const ended = () => { show($('#ended'), true); setState('ended'); };
   session.pc.addEventListener('connectionstatechange', () => {
     const st = session.pc.connectionState;
-    if (st === 'failed' || st === 'closed') { show($('#ended'), true); setState('ended'); }
+    if (st === 'failed' || st === 'closed') ended();
   });
+  const dtls = session.pc.getReceivers().map((r) => r.transport).find(Boolean);
+  if (dtls) dtls.addEventListener('statechange', () => { if (dtls.state === 'closed' || dtls.state === 'failed') ended(); });
   $('#unmute').addEventListener('click', () => {
     video.muted = !video.muted;
     video.play().catch(() => {});
-    $('#unmute').innerHTML = video.muted ? '&#128263; Tap to unmute' : '&#128264; Sound on';
+    $('#unmute').textContent = video.muted ? 'Sound off: tap to unmute' : 'Sound on';
   });
   window.addEventListener('pagehide', () => session.stop());
 }

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/talkrelay/talkrelay/auth"
+	"github.com/talkrelay/talkrelay/cluster"
+)
+
+// ClusterConfig makes the node one of a cluster sharing Config.NATSURL (see
+// package cluster). Its zero value, or an empty NATSURL, is a single node.
+type ClusterConfig struct {
+	// NodeID names the node in the cluster; setting it (with NATSURL and
+	// RelayAddr) turns clustering on.
+	NodeID string
+	// RelayAddr is the UDP address of the QUIC media relay (":7884").
+	RelayAddr string
+	// RelayAdvertise is the relay address other nodes dial; default RelayAddr.
+	RelayAdvertise string
+	// PublicURL is this node's base URL for clients, given in redirects;
+	// default the HTTP listener's address.
+	PublicURL string
+	// Secret is the cluster key every node shares (at least 16 bytes).
+	Secret string
+	// MaxRelayChildren bounds the nodes that pull a room from one node (0: no
+	// bound); beyond it edges pull from edges.
+	MaxRelayChildren int
+	// RedirectAt is the viewer count beyond which this node redirects joining
+	// viewers to the least loaded node (0: Config.MaxViewers when set, else
+	// never).
+	RedirectAt int
+	// Heartbeat is how often the node reports its load (default 1 s).
+	Heartbeat time.Duration
+}
+
+func (c ClusterConfig) enabled(natsURL string) bool {
+	return natsURL != "" && c.NodeID != "" && c.RelayAddr != ""
+}
+
+// startCluster joins the cluster, once the HTTP listener gives the URL.
+func (s *Server) startCluster() error {
+	cc := s.cfg.Cluster
+	if !cc.enabled(s.cfg.NATSURL) {
+		return nil
+	}
+	url := cc.PublicURL
+	if url == "" {
+		url = s.URL()
+	}
+	redirectAt := cc.RedirectAt
+	if redirectAt == 0 {
+		redirectAt = s.cfg.MaxViewers
+	}
+	n, err := cluster.Start(cluster.Config{
+		NATSURL: s.cfg.NATSURL, NodeID: cc.NodeID, URL: url,
+		RelayAddr: cc.RelayAddr, RelayAdvertise: cc.RelayAdvertise, Secret: cc.Secret,
+		MaxViewers: redirectAt, MaxRelayChildren: cc.MaxRelayChildren,
+		Rooms: s.rooms, Chat: s.chat, WatchChat: s.store.WatchChat,
+		EgressBytes: func() uint64 {
+			a, v := s.engine.MediaCounters()
+			return a.BytesOut + v.BytesOut
+		},
+		Heartbeat: cc.Heartbeat, Logger: s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("server: cluster: %w", err)
+	}
+	s.cluster.Store(n)
+	return nil
+}
+
+// redirect is the cluster's placement for a joining viewer ("" stays here).
+func (s *Server) redirect(g auth.Grant) string {
+	n := s.cluster.Load()
+	if n == nil {
+		return ""
+	}
+	return n.Redirect(g, s.rooms.Counts().Viewers)
+}
+
+// Cluster is the node's cluster membership, nil on a single node.
+func (s *Server) Cluster() *cluster.Node { return s.cluster.Load() }
+
+func (s *Server) stopCluster() {
+	if n := s.cluster.Load(); n != nil {
+		_ = n.Close()
+	}
+}
