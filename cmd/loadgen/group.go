@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/talkrelay/talkrelay/auth"
@@ -14,11 +13,9 @@ import (
 
 // groupFlags are the group scenario's command line.
 type groupFlags struct {
-	cfg         loadgen.GroupConfig
-	th          loadgen.GroupThresholds
-	jsonOut     bool
-	allowRemote bool
-	logLevel    string
+	cfg loadgen.GroupConfig
+	th  loadgen.GroupThresholds
+	outputFlags
 }
 
 func parseGroup(args []string, stderr io.Writer) (*groupFlags, error) {
@@ -41,65 +38,28 @@ func parseGroup(args []string, stderr io.Writer) (*groupFlags, error) {
 	fs.Float64Var(&c.JoinRate, "join-rate", 20, "members joined per second")
 	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-member join (and publish) timeout")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 20*time.Second, "wait for media connections after the last join")
-	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")
+	f.register(fs, "")
 	fs.Float64Var(&f.th.MaxLoss, "max-loss", -1, "fail if the loss ratio exceeds this (0..1; negative: no check)")
 	fs.IntVar(&f.th.MaxStreams, "max-streams", -1, "fail if any member heard more speakers at once (negative: no check)")
 	fs.IntVar(&f.th.MaxFailed, "max-failed", -1, "fail if more members failed (negative: no check)")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets other than loopback and 198.18.0.0/15")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(fs, args, &c.URL, &c.MetricsURL); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	for _, u := range []string{c.URL, c.MetricsURL} {
-		if u == "" {
-			continue
-		}
-		if err := loadgen.CheckTarget(u, f.allowRemote); err != nil {
-			return nil, err
-		}
 	}
 	return f, nil
 }
 
 func runGroup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseGroup(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return exitUsage
+		return runScenario(err, scenario[loadgen.GroupReport]{}, stdout, stderr)
 	}
-	if f.cfg.Logger, err = newLogger(f.logLevel, stderr); err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return exitUsage
-	}
-	f.cfg.Progress = stderr
-
-	rep, runErr := loadgen.RunGroup(ctx, f.cfg)
-	if rep == nil {
-		fmt.Fprintln(stderr, "loadgen:", runErr)
-		return exitUsage
-	}
-	code := exitOK
-	write := loadgen.WriteGroupTable
-	if f.jsonOut {
-		write = loadgen.WriteGroupJSON
-	}
-	if err := write(stdout, rep); err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		code = exitBroken
-	}
-	if runErr != nil {
-		fmt.Fprintln(stderr, "loadgen: run failed:", runErr)
-		code = exitBroken
-	}
-	for _, v := range f.th.Check(rep) {
-		fmt.Fprintln(stderr, "loadgen: threshold broken:", v)
-		code = exitBroken
-	}
-	return code
+	return runScenario(nil, scenario[loadgen.GroupReport]{
+		out: &f.outputFlags,
+		run: func(log *slog.Logger) (*loadgen.GroupReport, error) {
+			f.cfg.Logger, f.cfg.Progress = log, stderr
+			return loadgen.RunGroup(ctx, f.cfg)
+		},
+		table: loadgen.WriteGroupTable, json: loadgen.WriteGroupJSON,
+		check: f.th.Check,
+	}, stdout, stderr)
 }

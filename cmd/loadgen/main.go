@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -90,13 +89,10 @@ func envOr(name, def string) string {
 
 // liveFlags are the live scenario's command line.
 type liveFlags struct {
-	cfg         loadgen.Config
-	th          loadgen.Thresholds
-	bitrate     bitrateFlag
-	jsonOut     bool
-	csvPath     string
-	allowRemote bool
-	logLevel    string
+	cfg     loadgen.Config
+	th      loadgen.Thresholds
+	bitrate bitrateFlag
+	outputFlags
 }
 
 func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
@@ -125,98 +121,42 @@ func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
 	fs.BoolVar(&c.ForceRelay, "force-relay", false, "viewers send and receive only through the SFU's TURN server (iceTransportPolicy relay); all decrypt")
 	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-viewer join timeout")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 20*time.Second, "wait for media connections after the host publishes")
-	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")
-	fs.StringVar(&f.csvPath, "csv", "", "write per-viewer rows to this file")
+	f.register(fs, "per-viewer rows")
 	fs.Float64Var(&f.th.MaxLoss, "max-loss", -1, "fail if the loss ratio exceeds this (0..1; negative: no check)")
 	fs.Float64Var(&f.th.MaxChatLoss, "max-chat-loss", -1, "fail if 1 - chat delivery ratio exceeds this (0..1; negative: no check)")
 	fs.DurationVar(&f.th.MaxJoinP99, "max-join-p99", 0, "fail if join p99 exceeds this")
 	fs.DurationVar(&f.th.MaxFirstKeyframeP99, "max-first-keyframe-p99", 0, "fail if first-keyframe p99 exceeds this")
 	fs.IntVar(&f.th.MinViewersConnected, "min-viewers-connected", 0, "fail if fewer viewers are connected")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets other than loopback and 198.18.0.0/15")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(fs, args, &c.URL, &c.HostURL, &c.MetricsURL); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
 	c.Bitrate = f.bitrate.bps
-	for _, u := range []string{c.URL, c.HostURL, c.MetricsURL} {
-		if u == "" {
-			continue
-		}
-		if err := loadgen.CheckTarget(u, f.allowRemote); err != nil {
-			return nil, err
-		}
-	}
 	return f, nil
 }
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseLive(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return exitUsage
+		return runScenario(err, scenario[loadgen.Report]{}, stdout, stderr)
 	}
-	if f.cfg.Logger, err = newLogger(f.logLevel, stderr); err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return exitUsage
-	}
-	f.cfg.Progress = stderr
-
-	rep, runErr := loadgen.Run(ctx, f.cfg)
-	if rep == nil {
-		fmt.Fprintln(stderr, "loadgen:", runErr)
-		return exitUsage
-	}
-	code := exitOK
-	if err := writeOutputs(rep, f, stdout); err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		code = exitBroken
-	}
-	if runErr != nil {
-		fmt.Fprintln(stderr, "loadgen: run failed:", runErr)
-		code = exitBroken
-	}
-	for _, v := range f.th.Check(rep) {
-		fmt.Fprintln(stderr, "loadgen: threshold broken:", v)
-		code = exitBroken
-	}
-	return code
-}
-
-func writeOutputs(rep *loadgen.Report, f *liveFlags, stdout io.Writer) error {
-	if f.csvPath != "" {
-		file, err := os.Create(f.csvPath)
-		if err != nil {
-			return fmt.Errorf("csv: %w", err)
-		}
-		err = loadgen.WriteCSV(file, rep.PerViewer)
-		if cerr := file.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("csv: %w", cerr)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if f.jsonOut {
-		return loadgen.WriteJSON(stdout, rep)
-	}
-	return loadgen.WriteTable(stdout, rep)
+	return runScenario(nil, scenario[loadgen.Report]{
+		out: &f.outputFlags,
+		run: func(log *slog.Logger) (*loadgen.Report, error) {
+			f.cfg.Logger, f.cfg.Progress = log, stderr
+			return loadgen.Run(ctx, f.cfg)
+		},
+		table: loadgen.WriteTable, json: loadgen.WriteJSON,
+		csv:   func(w io.Writer, r *loadgen.Report) error { return loadgen.WriteCSV(w, r.PerViewer) },
+		check: f.th.Check,
+	}, stdout, stderr)
 }
 
 // callFlags are the call scenario's command line.
 type callFlags struct {
-	cfg         loadgen.CallConfig
-	th          loadgen.CallThresholds
-	bitrate     bitrateFlag
-	jsonOut     bool
-	csvPath     string
-	allowRemote bool
-	logLevel    string
+	cfg     loadgen.CallConfig
+	th      loadgen.CallThresholds
+	bitrate bitrateFlag
+	outputFlags
 }
 
 func parseCall(args []string, stderr io.Writer) (*callFlags, error) {
@@ -238,83 +178,30 @@ func parseCall(args []string, stderr io.Writer) (*callFlags, error) {
 	fs.Float64Var(&c.PairRate, "pair-rate", 10, "calls started per second")
 	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-device connection timeout")
 	fs.DurationVar(&c.SetupTimeout, "setup-timeout", 20*time.Second, "per-call timeout from the invite to media flowing both ways")
-	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object instead of the table")
-	fs.StringVar(&f.csvPath, "csv", "", "write per-call rows to this file")
+	f.register(fs, "per-call rows")
 	fs.Float64Var(&f.th.MaxLoss, "max-loss", -1, "fail if the loss ratio exceeds this (0..1; negative: no check)")
 	fs.IntVar(&f.th.MaxFailed, "max-failed", -1, "fail if more calls failed (negative: no check)")
 	fs.DurationVar(&f.th.MaxSetupP99, "max-setup-p99", 0, "fail if call setup p99 exceeds this")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow targets other than loopback and 198.18.0.0/15")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := f.parse(fs, args, &c.URL, &c.MetricsURL); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
 	c.Bitrate = f.bitrate.bps
-	for _, u := range []string{c.URL, c.MetricsURL} {
-		if u == "" {
-			continue
-		}
-		if err := loadgen.CheckTarget(u, f.allowRemote); err != nil {
-			return nil, err
-		}
-	}
 	return f, nil
 }
 
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseCall(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return exitUsage
+		return runScenario(err, scenario[loadgen.CallReport]{}, stdout, stderr)
 	}
-	if f.cfg.Logger, err = newLogger(f.logLevel, stderr); err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return exitUsage
-	}
-	f.cfg.Progress = stderr
-
-	rep, runErr := loadgen.RunCall(ctx, f.cfg)
-	if rep == nil {
-		fmt.Fprintln(stderr, "loadgen:", runErr)
-		return exitUsage
-	}
-	code := exitOK
-	if err := writeCallOutputs(rep, f, stdout); err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		code = exitBroken
-	}
-	if runErr != nil {
-		fmt.Fprintln(stderr, "loadgen: run failed:", runErr)
-		code = exitBroken
-	}
-	for _, v := range f.th.Check(rep) {
-		fmt.Fprintln(stderr, "loadgen: threshold broken:", v)
-		code = exitBroken
-	}
-	return code
-}
-
-func writeCallOutputs(rep *loadgen.CallReport, f *callFlags, stdout io.Writer) error {
-	if f.csvPath != "" {
-		file, err := os.Create(f.csvPath)
-		if err != nil {
-			return fmt.Errorf("csv: %w", err)
-		}
-		err = loadgen.WriteCallCSV(file, rep.PerCall)
-		if cerr := file.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("csv: %w", cerr)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if f.jsonOut {
-		return loadgen.WriteCallJSON(stdout, rep)
-	}
-	return loadgen.WriteCallTable(stdout, rep)
+	return runScenario(nil, scenario[loadgen.CallReport]{
+		out: &f.outputFlags,
+		run: func(log *slog.Logger) (*loadgen.CallReport, error) {
+			f.cfg.Logger, f.cfg.Progress = log, stderr
+			return loadgen.RunCall(ctx, f.cfg)
+		},
+		table: loadgen.WriteCallTable, json: loadgen.WriteCallJSON,
+		csv:   func(w io.Writer, r *loadgen.CallReport) error { return loadgen.WriteCallCSV(w, r.PerCall) },
+		check: f.th.Check,
+	}, stdout, stderr)
 }
