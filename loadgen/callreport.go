@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -158,16 +157,6 @@ func summariseCall(cfg CallConfig, outs []callOutcome, w callWindow) *CallReport
 		r.SFUCPUUsPerPacket = &us
 	}
 	return r
-}
-
-// WriteCallJSON writes the report as one JSON object.
-func WriteCallJSON(w io.Writer, r *CallReport) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("loadgen: write json: %w", err)
-	}
-	return nil
 }
 
 // WriteCallTable writes the report for people.

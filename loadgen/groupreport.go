@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -218,16 +217,6 @@ func (t GroupThresholds) Check(r *GroupReport) []string {
 		bad = append(bad, fmt.Sprintf("members failed %d > max %d", r.MembersFailed, t.MaxFailed))
 	}
 	return bad
-}
-
-// WriteGroupJSON writes the report as one JSON object.
-func WriteGroupJSON(w io.Writer, r *GroupReport) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("loadgen: write json: %w", err)
-	}
-	return nil
 }
 
 // WriteGroupTable writes the report for people.

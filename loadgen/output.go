@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 )
 
-// WriteJSON writes the report as one JSON object.
-func WriteJSON(w io.Writer, r *Report) error {
+// WriteJSON writes a report (of any scenario) as one JSON object.
+func WriteJSON[R any](w io.Writer, r *R) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(r); err != nil {

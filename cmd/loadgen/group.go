@@ -59,7 +59,7 @@ func runGroup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			f.cfg.Logger, f.cfg.Progress = log, stderr
 			return loadgen.RunGroup(ctx, f.cfg)
 		},
-		table: loadgen.WriteGroupTable, json: loadgen.WriteGroupJSON,
+		table: loadgen.WriteGroupTable, json: loadgen.WriteJSON[loadgen.GroupReport],
 		check: f.th.Check,
 	}, stdout, stderr)
 }

@@ -145,7 +145,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			f.cfg.Logger, f.cfg.Progress = log, stderr
 			return loadgen.Run(ctx, f.cfg)
 		},
-		table: loadgen.WriteTable, json: loadgen.WriteJSON,
+		table: loadgen.WriteTable, json: loadgen.WriteJSON[loadgen.Report],
 		csv:   func(w io.Writer, r *loadgen.Report) error { return loadgen.WriteCSV(w, r.PerViewer) },
 		check: f.th.Check,
 	}, stdout, stderr)
@@ -200,7 +200,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			f.cfg.Logger, f.cfg.Progress = log, stderr
 			return loadgen.RunCall(ctx, f.cfg)
 		},
-		table: loadgen.WriteCallTable, json: loadgen.WriteCallJSON,
+		table: loadgen.WriteCallTable, json: loadgen.WriteJSON[loadgen.CallReport],
 		csv:   func(w io.Writer, r *loadgen.CallReport) error { return loadgen.WriteCallCSV(w, r.PerCall) },
 		check: f.th.Check,
 	}, stdout, stderr)
