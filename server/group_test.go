@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -453,11 +452,7 @@ func TestGroupRoomTypeMismatch(t *testing.T) {
 // selector, feeds and their readers end with the room.
 func TestGroupRoomsLeaveNoGoroutines(t *testing.T) {
 	e := newEnv(t)
-	settle := func() int {
-		time.Sleep(300 * time.Millisecond)
-		return runtime.NumGoroutine()
-	}
-	base := settle()
+	base := settledGoroutines()
 	for round := range 3 {
 		room := fmt.Sprintf("gleak%d", round)
 		var members []*member
@@ -476,15 +471,7 @@ func TestGroupRoomsLeaveNoGoroutines(t *testing.T) {
 			}
 		}
 	}
-	var now int
-	deadline := time.Now().Add(30 * time.Second)
-	for now = settle(); now > base+5 && time.Now().Before(deadline); now = settle() {
-	}
-	if now > base+5 {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Fatalf("%d goroutines after the rounds, %d before\n%s", now, base, buf[:min(n, 20000)])
-	}
+	expectGoroutinesBack(t, base)
 	if _, ok := e.node.Rooms().Room("gleak0"); ok {
 		t.Fatal("an emptied group room is still open")
 	}

@@ -14,11 +14,7 @@ import (
 // goroutines behind on the server.
 func TestNoGoroutineLeak(t *testing.T) {
 	e := newEnv(t)
-	settle := func() int {
-		time.Sleep(300 * time.Millisecond)
-		return runtime.NumGoroutine()
-	}
-	base := settle()
+	base := settledGoroutines()
 	for round := 0; round < 3; round++ {
 		room := fmt.Sprintf("leak%d", round)
 		var viewers []interface{ Close() error }
@@ -39,9 +35,22 @@ func TestNoGoroutineLeak(t *testing.T) {
 			v.Close()
 		}
 	}
-	var now int
-	deadline := time.Now().Add(30 * time.Second) // generous: a leak never settles
-	for now = settle(); now > base+5 && time.Now().Before(deadline); now = settle() {
+	expectGoroutinesBack(t, base)
+}
+
+// settledGoroutines is the goroutine count once in-flight work had a moment
+// to end.
+func settledGoroutines() int {
+	time.Sleep(300 * time.Millisecond)
+	return runtime.NumGoroutine()
+}
+
+// expectGoroutinesBack fails, with every stack, unless the goroutines return
+// to within 5 of base. The wait is generous: a leak never settles.
+func expectGoroutinesBack(t *testing.T, base int) {
+	t.Helper()
+	now := settledGoroutines()
+	for deadline := time.Now().Add(30 * time.Second); now > base+5 && time.Now().Before(deadline); now = settledGoroutines() {
 	}
 	if now > base+5 {
 		buf := make([]byte, 1<<20)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -479,11 +478,7 @@ func TestICERestartKeepsMediaFlowing(t *testing.T) {
 // behind, on the server or in the SDK.
 func TestResumeNoGoroutineLeak(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.ResumeWindow = 300 * time.Millisecond })
-	settle := func() int {
-		time.Sleep(300 * time.Millisecond)
-		return runtime.NumGoroutine()
-	}
-	base := settle()
+	base := settledGoroutines()
 	for round := range 3 {
 		room := fmt.Sprintf("rleak%d", round)
 		h := e.startHost(room, "host", hostOptions{})
@@ -521,15 +516,7 @@ func TestResumeNoGoroutineLeak(t *testing.T) {
 			c.Close()
 		}
 	}
-	var now int
-	deadline := time.Now().Add(30 * time.Second) // generous: a leak never settles
-	for now = settle(); now > base+5 && time.Now().Before(deadline); now = settle() {
-	}
-	if now > base+5 {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Fatalf("%d goroutines after the rounds, %d before\n%s", now, base, buf[:min(n, 20000)])
-	}
+	expectGoroutinesBack(t, base)
 }
 
 // A Resume client does not come back when the server ended its session on
