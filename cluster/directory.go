@@ -135,9 +135,29 @@ func (d *directory) origin(room string) (Origin, bool) {
 
 // watch keeps the view current until ctx ends. Owned by the Node.
 func (d *directory) watch(ctx context.Context, changed func()) error {
-	w, err := d.kv.WatchAll(ctx)
+	return watchKV(ctx, d.kv, "rooms", func(key string, value []byte) {
+		name, err := base64.RawURLEncoding.DecodeString(key)
+		if err != nil {
+			return
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		var o Origin
+		if value == nil {
+			delete(d.rooms, string(name))
+		} else if json.Unmarshal(value, &o) == nil {
+			d.rooms[string(name)] = o
+		}
+	}, changed)
+}
+
+// watchKV calls apply for every entry of kv as it is put (value) or deleted
+// (nil value), then changed, until ctx ends. The watcher goroutine is owned
+// by ctx's owner.
+func watchKV(ctx context.Context, kv jetstream.KeyValue, what string, apply func(key string, value []byte), changed func()) error {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("cluster: watch rooms: %w", err)
+		return fmt.Errorf("cluster: watch %s: %w", what, err)
 	}
 	go func() {
 		defer func() { _ = w.Stop() }()
@@ -150,22 +170,16 @@ func (d *directory) watch(ctx context.Context, changed func()) error {
 					return
 				}
 				if e == nil {
-					continue
+					continue // end of the initial values
 				}
-				name, err := base64.RawURLEncoding.DecodeString(e.Key())
-				if err != nil {
-					continue
-				}
-				d.mu.Lock()
+				var value []byte
 				if e.Operation() == jetstream.KeyValuePut {
-					var o Origin
-					if json.Unmarshal(e.Value(), &o) == nil {
-						d.rooms[string(name)] = o
+					value = e.Value()
+					if value == nil {
+						value = []byte{}
 					}
-				} else {
-					delete(d.rooms, string(name))
 				}
-				d.mu.Unlock()
+				apply(e.Key(), value)
 				changed()
 			}
 		}

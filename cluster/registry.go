@@ -80,38 +80,16 @@ func (g *registry) leave(ctx context.Context, id string) {
 
 // watch keeps the view current until ctx ends. Owned by the Node.
 func (g *registry) watch(ctx context.Context, changed func()) error {
-	w, err := g.kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: watch nodes: %w", err)
-	}
-	go func() {
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					continue // end of the initial values
-				}
-				g.mu.Lock()
-				if e.Operation() == jetstream.KeyValuePut {
-					var n NodeInfo
-					if json.Unmarshal(e.Value(), &n) == nil {
-						g.nodes[e.Key()] = n
-					}
-				} else {
-					delete(g.nodes, e.Key())
-				}
-				g.mu.Unlock()
-				changed()
-			}
+	return watchKV(ctx, g.kv, "nodes", func(key string, value []byte) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		var n NodeInfo
+		if value == nil {
+			delete(g.nodes, key)
+		} else if json.Unmarshal(value, &n) == nil {
+			g.nodes[key] = n
 		}
-	}()
-	return nil
+	}, changed)
 }
 
 // alive returns the node's entry if it heartbeated within the TTL. The
