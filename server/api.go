@@ -41,8 +41,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, roomName stri
 	return ok
 }
 
-// grant is authorize returning the token's grant.
-func (s *Server) grant(w http.ResponseWriter, r *http.Request, roomName string) (auth.Grant, bool) {
+// bearer verifies the request's Bearer token, answering 401 when it cannot.
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (auth.Grant, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "Authorization: Bearer <token> required")
@@ -51,6 +51,15 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, roomName string) 
 	g, err := s.verify.Verify(strings.TrimSpace(tok))
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+		return auth.Grant{}, false
+	}
+	return g, true
+}
+
+// grant is authorize returning the token's grant.
+func (s *Server) grant(w http.ResponseWriter, r *http.Request, roomName string) (auth.Grant, bool) {
+	g, ok := s.bearer(w, r)
+	if !ok {
 		return auth.Grant{}, false
 	}
 	if g.Role != auth.RoleAdmin && g.Room != roomName {

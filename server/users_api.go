@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/talkrelay/talkrelay/auth"
 	"github.com/talkrelay/talkrelay/call"
@@ -19,14 +18,8 @@ const maxSettingsBody = 16 << 10
 // userGrant checks the Bearer token for user id's resources: an admin token
 // opens any user's, a caller token only its own identity's.
 func (s *Server) userGrant(w http.ResponseWriter, r *http.Request, id string) (auth.Grant, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	g, ok := s.bearer(w, r)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "Authorization: Bearer <token> required")
-		return auth.Grant{}, false
-	}
-	g, err := s.verify.Verify(strings.TrimSpace(tok))
-	if err != nil {
-		writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
 		return auth.Grant{}, false
 	}
 	switch {
