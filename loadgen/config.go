@@ -53,6 +53,12 @@ type Config struct {
 	// do not use. The host publishes over UDP as usual.
 	ForceTCP, ForceRelay bool
 
+	// NoViewerGRO makes light viewers read datagram by datagram instead of
+	// taking the SFU's GSO messages whole (UDP_GRO). On loopback the kernel
+	// charges receive work to the sender, so this raises the SFU's measured
+	// CPU by work a real network does elsewhere; for comparison.
+	NoViewerGRO bool
+
 	// JoinRate is viewers joined per second, so joins do not stampede the
 	// SFU's signaling (and this machine's handshakes) all at once.
 	JoinRate float64

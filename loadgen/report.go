@@ -13,6 +13,8 @@ type Report struct {
 	// Path is how viewers reach the SFU: "udp", "tcp" (ICE-TCP), "relay-udp"
 	// or "relay-tcp" (through its TURN server).
 	Path string `json:"path"`
+	// ViewerGRO tells whether light viewers took GSO messages whole.
+	ViewerGRO bool `json:"viewer_gro"`
 	// ViewersConnected counts viewers whose media connection was up at the
 	// end of the window; the others failed to join, to connect, or dropped.
 	ViewersConnected int  `json:"viewers_connected"`

@@ -170,7 +170,7 @@ func newRun(cfg Config) (*run, error) {
 	r := &run{cfg: cfg, log: cfg.Logger, began: time.Now()}
 	r.env = &viewerEnv{
 		url: cfg.URL, room: cfg.Room, fullAPI: fullAPI, plan: plan, reach: cfg.viewerClient,
-		connected: &r.connected, joinTO: cfg.JoinTimeout,
+		connected: &r.connected, joinTO: cfg.JoinTimeout, noGRO: cfg.NoViewerGRO,
 		token: func(id string) (string, error) { return mint(id, auth.RoleViewer) },
 	}
 	r.hostEnv = hostConfig{

@@ -38,7 +38,7 @@ type windowInfo struct {
 // function of its inputs, so the arithmetic is tested without an SFU.
 func summarise(cfg Config, outs []viewerOutcome, w windowInfo) *Report {
 	r := &Report{
-		Scenario: "live", Room: cfg.Room, URL: cfg.URL, Path: cfg.path(),
+		Scenario: "live", Room: cfg.Room, URL: cfg.URL, Path: cfg.path(), ViewerGRO: !cfg.NoViewerGRO,
 		Viewers: cfg.Viewers, FullViewers: cfg.FullViewers, LightViewers: cfg.Viewers - cfg.FullViewers,
 		Interrupted: w.interrupted, DurationS: w.length.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 		Bitrate: cfg.Bitrate, FPS: cfg.FPS, HostPacketsSent: w.hostSent,

@@ -20,10 +20,31 @@ import (
 type tapConn struct {
 	conn  *net.UDPConn
 	onRTP func(b []byte, at time.Time) // must not keep b
+
+	// With UDP GRO on, one read may return several datagrams of one size
+	// (the last may be shorter) that the sender wrote as one GSO message;
+	// they are handed out one by one from here. Only the mux's reader
+	// goroutine reads.
+	gro     bool
+	rbuf    []byte
+	oob     []byte
+	pend    []byte // datagrams of the last read not yet handed out
+	pendSeg int
+	pendSrc netip.AddrPort
+	pendAt  time.Time
+	merged  int // reads that returned several datagrams
 }
 
-func newTapConn(conn *net.UDPConn, onRTP func([]byte, time.Time)) *tapConn {
-	return &tapConn{conn: conn, onRTP: onRTP}
+// newTapConn wraps conn. With gro it asks the kernel to deliver a sender's
+// GSO message whole (UDP_GRO) where it can: on loopback the kernel charges
+// the receiving sockets' work to the sender, and cutting a message into
+// datagrams for the receiver is work a real network never puts on the SFU.
+func newTapConn(conn *net.UDPConn, onRTP func([]byte, time.Time), gro bool) *tapConn {
+	t := &tapConn{conn: conn, onRTP: onRTP}
+	if gro && enableGRO(conn) {
+		t.gro, t.rbuf, t.oob = true, make([]byte, 64<<10), make([]byte, 64)
+	}
+	return t
 }
 
 // isRTP applies the RFC 5761 (section 4) demultiplexing rule to a datagram
@@ -58,15 +79,41 @@ func parseRTPHeader(b []byte) rtpHeader {
 
 // ReadFromAddrPort returns the next datagram that is not RTP.
 func (t *tapConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if !t.gro {
+		for {
+			n, addr, err := t.conn.ReadFromUDPAddrPort(b)
+			if err != nil {
+				return n, addr, err
+			}
+			if !isRTP(b[:n]) {
+				return n, addr, nil
+			}
+			t.onRTP(b[:n], time.Now())
+		}
+	}
 	for {
-		n, addr, err := t.conn.ReadFromUDPAddrPort(b)
+		for len(t.pend) > 0 {
+			d := t.pend[:min(t.pendSeg, len(t.pend))]
+			t.pend = t.pend[len(d):]
+			if !isRTP(d) {
+				return copy(b, d), t.pendSrc, nil
+			}
+			t.onRTP(d, t.pendAt)
+		}
+		n, oobn, _, addr, err := t.conn.ReadMsgUDPAddrPort(t.rbuf, t.oob)
 		if err != nil {
-			return n, addr, err
+			return 0, addr, err
 		}
-		if !isRTP(b[:n]) {
-			return n, addr, nil
+		seg := groSegment(t.oob[:oobn])
+		if seg <= 0 {
+			seg = n
+		} else if seg < n {
+			t.merged++
 		}
-		t.onRTP(b[:n], time.Now())
+		t.pend, t.pendSeg, t.pendSrc, t.pendAt = t.rbuf[:n], max(seg, 1), addr, time.Now()
+		if n == 0 { // an empty datagram is still one
+			return 0, addr, nil
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -42,6 +43,14 @@ func TestIsRTP(t *testing.T) {
 }
 
 func TestTapConnSwallowsRTP(t *testing.T) {
+	for _, gro := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gro=%v", gro), func(t *testing.T) { testTapConn(t, gro) })
+	}
+}
+
+// testTapConn sends three RTP packets (with gro, as one GSO message) and a
+// sender report: the tap must count the RTP in order and return the report.
+func testTapConn(t *testing.T, gro bool) {
 	listen := func() *net.UDPConn {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
@@ -55,19 +64,31 @@ func TestTapConnSwallowsRTP(t *testing.T) {
 		mu.Lock()
 		seen = append(seen, parseRTPHeader(b).seq)
 		mu.Unlock()
-	})
+	}, gro)
 	defer tap.Close()
+	if gro && !tap.gro {
+		t.Skip("kernel refused UDP_GRO")
+	}
 	peer := listen()
 	defer peer.Close()
 
+	var pkts [][]byte
 	for seq := range uint16(3) {
-		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq}}).Marshal()
-		if _, err := peer.WriteTo(b, tap.LocalAddr()); err != nil {
-			t.Fatal(err)
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq}, Payload: make([]byte, 100)}).Marshal()
+		pkts = append(pkts, b)
+	}
+	to := tap.LocalAddr().(*net.UDPAddr)
+	if gro {
+		sendGSO(t, peer, to, pkts)
+	} else {
+		for _, b := range pkts {
+			if _, err := peer.WriteTo(b, to); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	sr, _ := (&rtcp.SenderReport{SSRC: 5}).Marshal()
-	if _, err := peer.WriteTo(sr, tap.LocalAddr()); err != nil {
+	if _, err := peer.WriteTo(sr, to); err != nil {
 		t.Fatal(err)
 	}
 	_ = tap.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -81,8 +102,11 @@ func TestTapConnSwallowsRTP(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 3 || seen[0] != 0 || seen[2] != 2 {
+	if len(seen) != 3 || seen[0] != 0 || seen[1] != 1 || seen[2] != 2 {
 		t.Fatalf("tapped %v, want 3 RTP packets in order", seen)
+	}
+	if gro && tap.merged != 1 {
+		t.Fatalf("%d reads returned several datagrams; want the GSO message read whole once", tap.merged)
 	}
 	if _, err := tap.WriteTo(buf[:n], peer.LocalAddr()); err != nil {
 		t.Fatalf("write: %v", err)

@@ -45,6 +45,7 @@ type viewerEnv struct {
 	plan      netPlan
 	connected *atomic.Int64 // viewers whose media connection is up
 	joinTO    time.Duration
+	noGRO     bool // light viewers read datagram by datagram (Config.NoViewerGRO)
 }
 
 // run is the viewer's whole life, on the goroutine the run gave it: join
@@ -84,7 +85,7 @@ func (v *viewer) join(ctx context.Context, env *viewerEnv) error {
 	}
 	api := env.fullAPI
 	if !v.full {
-		if api, err = v.lightAPI(env.plan); err != nil {
+		if api, err = v.lightAPI(env.plan, env.noGRO); err != nil {
 			return err
 		}
 	}
@@ -114,12 +115,12 @@ func (v *viewer) join(ctx context.Context, env *viewerEnv) error {
 // API around it: one socket and mux per viewer, because every viewer talks
 // to the same SFU address and a shared socket could not tell their media
 // apart.
-func (v *viewer) lightAPI(plan netPlan) (*webrtc.API, error) {
+func (v *viewer) lightAPI(plan netPlan, noGRO bool) (*webrtc.API, error) {
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: plan.localIP})
 	if err != nil {
 		return nil, fmt.Errorf("light viewer socket: %w", err)
 	}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: newTapConn(conn, v.rx.onRawRTP)})
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: newTapConn(conn, v.rx.onRawRTP, !noGRO)})
 	v.mu.Lock()
 	v.mux = mux
 	v.mu.Unlock()

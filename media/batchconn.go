@@ -25,7 +25,8 @@ import (
 // GSO it falls back to one send per packet.
 type BatchConn struct {
 	conn   *net.UDPConn
-	batch  *ipv4.PacketConn // sendmmsg: one system call for a whole flush
+	batch  batchWriter // sendmmsg: one system call for a whole flush
+	read   datagramReader
 	log    *slog.Logger
 	gso    atomic.Bool // false once the kernel refused a GSO send
 	seed   maphash.Seed
@@ -49,6 +50,8 @@ const (
 	// the kernel's limit of 64 segments and 64 KiB.
 	maxSegments = 32
 	batchBytes  = 48 << 10
+	// maxSealed bounds the runs one destination holds between flushes.
+	maxSealed = 8
 	// firstBuffer is a new batch buffer's capacity: a typical frame's packets to
 	// one viewer. Buffers grow for keyframes and are reused after.
 	firstBuffer = 8 << 10
@@ -67,22 +70,32 @@ type batchShard struct {
 	swept   time.Time
 }
 
-// batch is the packets waiting for one destination: equal-sized segments, the
-// last of which may be shorter.
+// batch is the packets waiting for one destination: the open run, and runs
+// closed earlier in the same round (a shorter packet ended them, or one of
+// another size came: audio between video frames), sent first at the flush.
 type batch struct {
 	addr   netip.AddrPort
 	udp    *net.UDPAddr // addr for sendmmsg, made once per destination
 	oob    []byte       // the UDP_SEGMENT control message
-	buf    []byte
-	seg    int
-	count  int
-	closed bool // a short segment ended it
+	cur    segRun
+	closed bool // a short segment ended cur
+	sealed []segRun
 	used   time.Time
 }
 
+// segRun is packets of one size, the last of which may be shorter: one GSO
+// message.
+type segRun struct {
+	buf   []byte
+	seg   int
+	count int
+}
+
+func (bt *batch) empty() bool { return bt.cur.count == 0 && len(bt.sealed) == 0 }
+
 // NewBatchConn wraps conn; it owns conn from now on.
 func NewBatchConn(conn *net.UDPConn, log *slog.Logger) *BatchConn {
-	c := &BatchConn{conn: conn, batch: ipv4.NewPacketConn(conn), log: log, seed: maphash.MakeSeed()}
+	c := &BatchConn{conn: conn, batch: newBatchWriter(conn), read: newDatagramReader(conn), log: log, seed: maphash.MakeSeed()}
 	c.gso.Store(true)
 	for i := range c.shards {
 		c.shards[i].pending = map[netip.AddrPort]*batch{}
@@ -114,19 +127,26 @@ func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 		bt = &batch{addr: addr, udp: net.UDPAddrFromAddrPort(addr), oob: make([]byte, syscall.CmsgSpace(2))}
 		sh.pending[addr] = bt
 	}
-	if bt.count > 0 && (bt.closed || len(b) > bt.seg || bt.count == maxSegments || len(bt.buf)+len(b) > batchBytes) {
-		c.send(bt)
-		sh.release(bt)
+	cur := &bt.cur
+	if cur.count > 0 && (bt.closed || len(b) > cur.seg || cur.count == maxSegments || len(cur.buf)+len(b) > batchBytes) {
+		if len(bt.sealed) < maxSealed {
+			bt.sealed = append(bt.sealed, *cur)
+			*cur, bt.closed = segRun{}, false
+		} else { // a destination flooded within one round: send now, bounding memory
+			c.send(bt)
+			sh.release(bt)
+		}
 	}
-	if bt.count == 0 {
-		bt.buf = sh.take()
-		bt.seg = len(b)
+	if bt.empty() {
 		sh.dirty = append(sh.dirty, bt)
-	} else if len(b) < bt.seg {
+	}
+	if cur.count == 0 {
+		*cur = segRun{buf: sh.take(), seg: len(b)}
+	} else if len(b) < cur.seg {
 		bt.closed = true
 	}
-	bt.buf = append(bt.buf, b...)
-	bt.count++
+	cur.buf = append(cur.buf, b...)
+	cur.count++
 	sh.mu.Unlock()
 	return len(b), nil
 }
@@ -162,14 +182,18 @@ func (c *BatchConn) Flush() {
 			now = time.Now()
 		}
 		for _, bt := range sh.dirty {
-			if bt.count == 0 {
-				continue
+			for _, r := range bt.sealed {
+				c.queue(r, bt.udp, gso)
+				c.sent = append(c.sent, sentBuf{buf: r.buf, shard: i})
 			}
-			c.queue(bt, gso)
-			c.sent = append(c.sent, sentBuf{buf: bt.buf, shard: i})
-			// The buffer leaves the batch: new packets for this destination
-			// start a new batch while it is in the system call.
-			bt.buf, bt.count, bt.seg, bt.closed, bt.used = nil, 0, 0, false, now
+			if bt.cur.count > 0 {
+				c.queue(bt.cur, bt.udp, gso)
+				c.sent = append(c.sent, sentBuf{buf: bt.cur.buf, shard: i})
+			}
+			// The buffers leave the batch: new packets for this destination
+			// start a new batch while they are in the system call.
+			clear(bt.sealed)
+			bt.sealed, bt.cur, bt.closed, bt.used = bt.sealed[:0], segRun{}, false, now
 		}
 		sh.dirty = sh.dirty[:0]
 		sh.sweep(now)
@@ -190,7 +214,7 @@ func (c *BatchConn) flushAddr(addr netip.AddrPort) {
 	i := c.shardOf(addr)
 	sh := &c.shards[i]
 	sh.mu.Lock()
-	if bt := sh.pending[addr]; bt != nil && bt.count > 0 {
+	if bt := sh.pending[addr]; bt != nil && !bt.empty() {
 		c.send(bt)
 		sh.release(bt)
 	}
@@ -207,12 +231,12 @@ func (c *BatchConn) shardOf(addr netip.AddrPort) int {
 	return int(h.Sum64() % batchShards)
 }
 
-// queue adds bt to the flush's messages: one GSO message, or one message per
-// packet when GSO is off.
-func (c *BatchConn) queue(bt *batch, gso bool) {
-	if bt.count == 1 || !gso {
-		for off := 0; off < len(bt.buf); off += bt.seg {
-			c.addMsg(bt.buf[off:min(off+bt.seg, len(bt.buf))], nil, bt.udp)
+// queue adds a run to the flush's messages: one GSO message, or one message
+// per packet when GSO is off.
+func (c *BatchConn) queue(r segRun, udp *net.UDPAddr, gso bool) {
+	if r.count == 1 || !gso {
+		for off := 0; off < len(r.buf); off += r.seg {
+			c.addMsg(r.buf[off:min(off+r.seg, len(r.buf))], nil, udp)
 		}
 		return
 	}
@@ -220,8 +244,8 @@ func (c *BatchConn) queue(bt *batch, gso bool) {
 	for len(c.oobs) <= k {
 		c.oobs = append(c.oobs, make([]byte, syscall.CmsgSpace(2)))
 	}
-	segmentOption(c.oobs[k], bt.seg)
-	c.addMsg(bt.buf, c.oobs[k], bt.udp)
+	segmentOption(c.oobs[k], r.seg)
+	c.addMsg(r.buf, c.oobs[k], udp)
 }
 
 // addMsg appends a message, reusing the one-element Buffers slices of earlier
@@ -240,13 +264,27 @@ func (c *BatchConn) addMsg(buf, oob []byte, addr *net.UDPAddr) {
 	m.Buffers[0], m.OOB, m.Addr = buf, oob, addr
 }
 
+// datagramReader reads one datagram and its source.
+type datagramReader func(b []byte) (int, netip.AddrPort, error)
+
+// batchWriter sends a flush's messages, one buffer each, and returns how many
+// went out; on an error msgs[n] is the one refused.
+type batchWriter interface {
+	writeBatch(msgs []ipv4.Message) (int, error)
+}
+
+// pcWriter is the portable batchWriter.
+type pcWriter struct{ pc *ipv4.PacketConn }
+
+func (w pcWriter) writeBatch(msgs []ipv4.Message) (int, error) { return w.pc.WriteBatch(msgs, 0) }
+
 // writeMsgs sends the flush's messages. A message the kernel refuses is
 // dropped as UDP drops packets (RTP recovers by NACK); a refused GSO message
 // turns GSO off and goes out packet by packet.
 func (c *BatchConn) writeMsgs() {
 	msgs := c.msgs
 	for len(msgs) > 0 {
-		n, err := c.batch.WriteBatch(msgs, 0)
+		n, err := c.batch.writeBatch(msgs)
 		if err == nil {
 			msgs = msgs[n:]
 			continue
@@ -285,25 +323,35 @@ func segmentOption(oob []byte, seg int) {
 	binary.NativeEndian.PutUint16(oob[syscall.CmsgLen(0):], uint16(seg))
 }
 
-// send writes bt at once (outside a flush): one GSO message, or packet by packet.
+// send writes bt's runs at once (outside a flush), in order.
 func (c *BatchConn) send(bt *batch) {
-	if bt.count == 1 || !c.gso.Load() {
-		c.sendEach(bt)
-		return
+	for _, r := range bt.sealed {
+		c.sendRun(r, bt)
 	}
-	segmentOption(bt.oob, bt.seg)
-	if _, _, err := c.conn.WriteMsgUDPAddrPort(bt.buf, bt.oob, bt.addr); err != nil && gsoUnsupported(err) {
-		if c.gso.Swap(false) {
-			c.log.Warn("media: UDP GSO refused by the kernel; sending packets one by one", "err", err)
-		}
-		c.sendEach(bt)
+	if bt.cur.count > 0 {
+		c.sendRun(bt.cur, bt)
 	}
 }
 
-func (c *BatchConn) sendEach(bt *batch) {
-	for off := 0; off < len(bt.buf); off += bt.seg {
-		end := min(off+bt.seg, len(bt.buf))
-		_, _ = c.conn.WriteToUDPAddrPort(bt.buf[off:end], bt.addr)
+// sendRun writes one run: one GSO message, or packet by packet.
+func (c *BatchConn) sendRun(r segRun, bt *batch) {
+	if r.count == 1 || !c.gso.Load() {
+		c.sendEach(r, bt.addr)
+		return
+	}
+	segmentOption(bt.oob, r.seg)
+	if _, _, err := c.conn.WriteMsgUDPAddrPort(r.buf, bt.oob, bt.addr); err != nil && gsoUnsupported(err) {
+		if c.gso.Swap(false) {
+			c.log.Warn("media: UDP GSO refused by the kernel; sending packets one by one", "err", err)
+		}
+		c.sendEach(r, bt.addr)
+	}
+}
+
+func (c *BatchConn) sendEach(r segRun, addr netip.AddrPort) {
+	for off := 0; off < len(r.buf); off += r.seg {
+		end := min(off+r.seg, len(r.buf))
+		_, _ = c.conn.WriteToUDPAddrPort(r.buf[off:end], addr)
 	}
 }
 
@@ -336,8 +384,14 @@ func (sh *batchShard) release(bt *batch) {
 }
 
 func (sh *batchShard) releaseBuf(bt *batch) {
-	sh.free = append(sh.free, bt.buf)
-	bt.buf, bt.count, bt.seg, bt.closed = nil, 0, 0, false
+	for _, r := range bt.sealed {
+		sh.free = append(sh.free, r.buf)
+	}
+	if bt.cur.buf != nil {
+		sh.free = append(sh.free, bt.cur.buf)
+	}
+	clear(bt.sealed)
+	bt.sealed, bt.cur, bt.closed = bt.sealed[:0], segRun{}, false
 }
 
 // sweep forgets destinations idle for idleBatch, at most every few seconds.
@@ -347,7 +401,7 @@ func (sh *batchShard) sweep(now time.Time) {
 	}
 	sh.swept = now
 	for addr, bt := range sh.pending {
-		if bt.count == 0 && now.Sub(bt.used) > idleBatch {
+		if bt.empty() && now.Sub(bt.used) > idleBatch {
 			delete(sh.pending, addr)
 		}
 	}
@@ -360,11 +414,17 @@ func (sh *batchShard) sweep(now time.Time) {
 
 // ReadFromAddrPort implements ice.AddrPortReaderWriter.
 func (c *BatchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.conn.ReadFromUDPAddrPort(b)
+	return c.read(b)
 }
 
 // ReadFrom implements net.PacketConn.
-func (c *BatchConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.conn.ReadFrom(b) }
+func (c *BatchConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.read(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(addr), nil
+}
 
 // Close implements net.PacketConn.
 func (c *BatchConn) Close() error { return c.conn.Close() }

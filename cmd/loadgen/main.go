@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -119,6 +120,11 @@ func parseLive(args []string, stderr io.Writer) (*liveFlags, error) {
 	fs.Float64Var(&c.JoinRate, "join-rate", 50, "viewers joined per second")
 	fs.BoolVar(&c.ForceTCP, "force-tcp", false, "viewers reach the SFU over ICE-TCP only (with --force-relay: TURN over TCP); all decrypt")
 	fs.BoolVar(&c.ForceRelay, "force-relay", false, "viewers send and receive only through the SFU's TURN server (iceTransportPolicy relay); all decrypt")
+	fs.BoolFunc("viewer-gro", "light viewers take the SFU's GSO messages whole (UDP_GRO), as a real network spares the SFU per-datagram receive work; =false for comparison (default true)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		c.NoViewerGRO = !on
+		return err
+	})
 	fs.DurationVar(&c.JoinTimeout, "join-timeout", 10*time.Second, "per-viewer join timeout")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 20*time.Second, "wait for media connections after the host publishes")
 	f.register(fs, "per-viewer rows")

@@ -1,0 +1,263 @@
+//go:build linux && (amd64 || arm64)
+
+package media
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// mmsgSender sends a flush with sendmmsg(2) as a raw system call. A flush to
+// many viewers spends hundreds of microseconds in the kernel (on loopback the
+// receivers' delivery too); through syscall.Syscall the runtime would see a
+// long system call, hand the P to another thread and keep sysmon waking every
+// 20 µs to do so. The socket is non-blocking, so the call never sleeps: when
+// the send buffer is full it returns EAGAIN and the poller waits, as before.
+type mmsgSender struct {
+	raw   syscall.RawConn
+	inet6 bool
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for either family
+
+	// The flush in progress, kept here so that the poller's callback is made
+	// once (a closure per flush would allocate).
+	send    func(fd uintptr) bool
+	n, sent int
+	errno   syscall.Errno
+}
+
+// mmsghdr is struct mmsghdr from <sys/socket.h>.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+func newMmsgSender(conn *net.UDPConn) (*mmsgSender, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("media: raw udp conn: %w", err)
+	}
+	var domain int
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		domain, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_DOMAIN)
+	}); err != nil {
+		return nil, fmt.Errorf("media: udp socket control: %w", err)
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("media: udp socket domain: %w", serr)
+	}
+	s := &mmsgSender{raw: raw, inet6: domain == unix.AF_INET6}
+	s.send = s.sendLoop
+	return s, nil
+}
+
+// writeBatch sends msgs (one buffer each) and returns how many went out; on
+// an error, msgs[n] is the message the kernel refused.
+func (s *mmsgSender) writeBatch(msgs []ipv4.Message) (int, error) {
+	if err := s.prepare(msgs); err != nil {
+		return 0, err
+	}
+	s.n, s.sent, s.errno = len(msgs), 0, 0
+	err := s.raw.Write(s.send)
+	clear(s.hdrs[:len(msgs)]) // drop the references to the flush's buffers
+	if s.errno != 0 {
+		return s.sent, fmt.Errorf("media: sendmmsg: %w", s.errno)
+	}
+	if err != nil {
+		return s.sent, fmt.Errorf("media: sendmmsg: %w", err)
+	}
+	return s.sent, nil
+}
+
+// sendLoop is the poller's callback: it sends until done, an error, or a
+// full send buffer (false: wait until writable, then call again).
+func (s *mmsgSender) sendLoop(fd uintptr) bool {
+	for s.sent < s.n {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
+			uintptr(unsafe.Pointer(&s.hdrs[s.sent])), uintptr(s.n-s.sent), 0, 0, 0)
+		switch {
+		case e == syscall.EAGAIN:
+			return false
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			s.errno = e
+			return true
+		}
+		s.sent += int(r)
+	}
+	return true
+}
+
+// prepare fills the system call's headers from msgs, reusing the arrays.
+func (s *mmsgSender) prepare(msgs []ipv4.Message) error {
+	if n := len(msgs); cap(s.hdrs) < n {
+		s.hdrs = make([]mmsghdr, n)
+		s.iovs = make([]unix.Iovec, n)
+		s.names = make([]unix.RawSockaddrInet6, n)
+	}
+	s.hdrs, s.iovs, s.names = s.hdrs[:cap(s.hdrs)], s.iovs[:cap(s.iovs)], s.names[:cap(s.names)]
+	for i := range msgs {
+		m := &msgs[i]
+		ua, ok := m.Addr.(*net.UDPAddr)
+		if !ok || len(m.Buffers) != 1 || len(m.Buffers[0]) == 0 {
+			return errors.New("media: sendmmsg: want one buffer to a UDP address per message")
+		}
+		namelen, err := s.putName(&s.names[i], ua)
+		if err != nil {
+			return err
+		}
+		buf := m.Buffers[0]
+		s.iovs[i] = unix.Iovec{Base: &buf[0]}
+		s.iovs[i].SetLen(len(buf))
+		h := &s.hdrs[i].hdr
+		*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&s.names[i])), Namelen: namelen, Iov: &s.iovs[i]}
+		h.SetIovlen(1)
+		if len(m.OOB) > 0 {
+			h.Control = &m.OOB[0]
+			h.SetControllen(len(m.OOB))
+		}
+	}
+	return nil
+}
+
+// putName writes addr as the socket family's sockaddr and returns its length.
+func (s *mmsgSender) putName(name *unix.RawSockaddrInet6, addr *net.UDPAddr) (uint32, error) {
+	ap := addr.AddrPort()
+	port := ap.Port()
+	if !s.inet6 {
+		ip := ap.Addr().Unmap()
+		if !ip.Is4() {
+			return 0, fmt.Errorf("media: sendmmsg: %s on an IPv4 socket", ap)
+		}
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(name))
+		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ip.As4()}
+		putPort(&sa.Port, port)
+		return unix.SizeofSockaddrInet4, nil
+	}
+	*name = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
+	putPort(&name.Port, port)
+	return unix.SizeofSockaddrInet6, nil
+}
+
+// putPort stores port in network byte order.
+func putPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// newBatchWriter prefers the raw sendmmsg sender, falling back to x/net's.
+func newBatchWriter(conn *net.UDPConn) batchWriter {
+	if s, err := newMmsgSender(conn); err == nil {
+		return s
+	}
+	return pcWriter{ipv4.NewPacketConn(conn)}
+}
+
+// newDatagramReader prefers the raw recvfrom reader, falling back to conn's.
+func newDatagramReader(conn *net.UDPConn) datagramReader {
+	if r, err := newRawReader(conn); err == nil {
+		return r.readFrom
+	}
+	return conn.ReadFromUDPAddrPort
+}
+
+// rawReader reads datagrams with recvfrom(2) as a raw system call, for the
+// same reason mmsgSender sends that way: the first read after the node went
+// idle between frames would otherwise wake sysmon from its deep sleep and
+// set it polling every 20 µs again, on every video frame. The socket is
+// non-blocking; the poller waits for readability as before.
+type rawReader struct {
+	raw syscall.RawConn
+	mu  sync.Mutex // one read at a time owns the fields below
+	// The read in progress, kept here so that the callback is made once.
+	recv    func(fd uintptr) bool
+	buf     []byte
+	n       int
+	from    unix.RawSockaddrAny
+	fromLen uint32
+	errno   syscall.Errno
+}
+
+func newRawReader(conn *net.UDPConn) (*rawReader, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("media: raw udp conn: %w", err)
+	}
+	r := &rawReader{raw: raw}
+	r.recv = r.recvLoop
+	return r, nil
+}
+
+// readFrom reads one datagram into b.
+func (r *rawReader) readFrom(b []byte) (int, netip.AddrPort, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf, r.n, r.errno = b, 0, 0
+	// The poller's errors (closed, deadline) are returned as they come: pion's
+	// mux tells a deadline by os.IsTimeout, which does not unwrap.
+	err := r.raw.Read(r.recv)
+	r.buf = nil
+	if err == nil && r.errno != 0 {
+		err = &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", r.errno)}
+	}
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	return r.n, sockaddrAddrPort(&r.from), nil
+}
+
+func (r *rawReader) recvLoop(fd uintptr) bool {
+	var p unsafe.Pointer
+	if len(r.buf) > 0 {
+		p = unsafe.Pointer(&r.buf[0])
+	}
+	for {
+		r.fromLen = unix.SizeofSockaddrAny
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(r.buf)), 0,
+			uintptr(unsafe.Pointer(&r.from)), uintptr(unsafe.Pointer(&r.fromLen)))
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case syscall.EAGAIN:
+			return false
+		case syscall.EINTR:
+			continue
+		default:
+			r.errno = e
+			return true
+		}
+	}
+}
+
+// sockaddrAddrPort converts a received IPv4 or IPv6 sockaddr.
+func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), getPort(&in.Port))
+	case unix.AF_INET6:
+		in := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom16(in.Addr), getPort(&in.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// getPort reads a port in network byte order.
+func getPort(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
