@@ -27,6 +27,7 @@ type BatchConn struct {
 	conn   *net.UDPConn
 	batch  batchWriter // sendmmsg: one system call for a whole flush
 	read   datagramReader
+	write  datagramWriter // one datagram (or GSO message) at once
 	log    *slog.Logger
 	gso    atomic.Bool // false once the kernel refused a GSO send
 	seed   maphash.Seed
@@ -95,7 +96,7 @@ func (bt *batch) empty() bool { return bt.cur.count == 0 && len(bt.sealed) == 0 
 
 // NewBatchConn wraps conn; it owns conn from now on.
 func NewBatchConn(conn *net.UDPConn, log *slog.Logger) *BatchConn {
-	c := &BatchConn{conn: conn, batch: newBatchWriter(conn), read: newDatagramReader(conn), log: log, seed: maphash.MakeSeed()}
+	c := &BatchConn{conn: conn, batch: newBatchWriter(conn), read: newDatagramReader(conn), write: newDatagramWriter(conn), log: log, seed: maphash.MakeSeed()}
 	c.gso.Store(true)
 	for i := range c.shards {
 		c.shards[i].pending = map[netip.AddrPort]*batch{}
@@ -117,7 +118,7 @@ func isRTP(b []byte) bool {
 func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	if !c.gso.Load() || !isRTP(b) || len(b) > batchBytes/maxSegments {
 		c.flushAddr(addr)
-		return c.conn.WriteToUDPAddrPort(b, addr)
+		return c.write(b, nil, addr)
 	}
 	i := c.shardOf(addr)
 	sh := &c.shards[i]
@@ -267,6 +268,10 @@ func (c *BatchConn) addMsg(buf, oob []byte, addr *net.UDPAddr) {
 // datagramReader reads one datagram and its source.
 type datagramReader func(b []byte) (int, netip.AddrPort, error)
 
+// datagramWriter sends one datagram, or one GSO message given its control
+// message in oob.
+type datagramWriter func(b, oob []byte, addr netip.AddrPort) (int, error)
+
 // batchWriter sends a flush's messages, one buffer each, and returns how many
 // went out; on an error msgs[n] is the one refused.
 type batchWriter interface {
@@ -310,7 +315,7 @@ func (c *BatchConn) resendSegments(m ipv4.Message) {
 	buf := m.Buffers[0]
 	addr := m.Addr.(*net.UDPAddr).AddrPort()
 	for off := 0; off < len(buf); off += seg {
-		_, _ = c.conn.WriteToUDPAddrPort(buf[off:min(off+seg, len(buf))], addr)
+		_, _ = c.write(buf[off:min(off+seg, len(buf))], nil, addr)
 	}
 }
 
@@ -340,7 +345,7 @@ func (c *BatchConn) sendRun(r segRun, bt *batch) {
 		return
 	}
 	segmentOption(bt.oob, r.seg)
-	if _, _, err := c.conn.WriteMsgUDPAddrPort(r.buf, bt.oob, bt.addr); err != nil && gsoUnsupported(err) {
+	if _, err := c.write(r.buf, bt.oob, bt.addr); err != nil && gsoUnsupported(err) {
 		if c.gso.Swap(false) {
 			c.log.Warn("media: UDP GSO refused by the kernel; sending packets one by one", "err", err)
 		}
@@ -351,7 +356,7 @@ func (c *BatchConn) sendRun(r segRun, bt *batch) {
 func (c *BatchConn) sendEach(r segRun, addr netip.AddrPort) {
 	for off := 0; off < len(r.buf); off += r.seg {
 		end := min(off+r.seg, len(r.buf))
-		_, _ = c.conn.WriteToUDPAddrPort(r.buf[off:end], addr)
+		_, _ = c.write(r.buf[off:end], nil, addr)
 	}
 }
 

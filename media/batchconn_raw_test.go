@@ -102,3 +102,20 @@ func TestBatchConnIPv6(t *testing.T) {
 	c := NewBatchConn(a, discardLogger())
 	sendAndCompare(t, c, b, b.LocalAddr().(*net.UDPAddr).AddrPort(), []int{1000, 1000, 500, 120})
 }
+
+// Traffic sent at once (not batched) allocates nothing either: STUN, DTLS
+// and RTCP to every viewer.
+func TestBatchConnImmediateSendDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c, _, addr := pair(t)
+	rtcp := []byte{0x80, 200, 0, 6, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := c.WriteToAddrPort(rtcp, addr); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%.1f allocations per immediate send", n)
+	}
+}

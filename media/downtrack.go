@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,12 @@ type DownTrack struct {
 	ssrc   uint32
 	pt     uint8
 	writer webrtc.TrackLocalWriter
+	// link, when set (Engine.NewDownTrack), offers the direct path; direct is
+	// this track's writer on it, made by the worker once the keys are known.
+	link     *sendLink
+	direct   *directWriter
+	directOn atomic.Bool // direct exists (for tests and diagnostics)
+	wrote    bool        // the path is chosen (at the first packet)
 
 	nackBudget nackBudget // owned by the RTCP goroutine (ServeRTCP)
 
@@ -198,7 +205,7 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 	if d.sel != nil && d.feed.codecKind == codec.VP8 {
 		payload = d.vp8.munge(payload, true)
 	}
-	if _, err := d.writer.WriteRTP(hdr, payload); err != nil {
+	if err := d.write(hdr, payload); err != nil {
 		return false
 	}
 	d.lastExt = ref.ext
@@ -286,9 +293,47 @@ func (d *DownTrack) resend(hdr *rtp.Header, payload []byte, ext uint64) bool {
 	if d.sel != nil && d.feed.codecKind == codec.VP8 {
 		payload = d.vp8.munge(payload, false)
 	}
-	_, err := d.writer.WriteRTP(hdr, payload)
-	return err == nil
+	return d.write(hdr, payload) == nil
 }
+
+// write sends one rewritten packet: directly when the link allows, else
+// through pion's track writer. Only the serving worker calls it.
+func (d *DownTrack) write(hdr *rtp.Header, payload []byte) error {
+	if !d.wrote {
+		d.choosePath()
+	}
+	if d.direct != nil {
+		err := d.direct.write(hdr, payload)
+		if !errors.Is(err, errNoDirectPath) {
+			return err
+		}
+	}
+	_, err := d.writer.WriteRTP(hdr, payload)
+	return err
+}
+
+// choosePath runs at the down track's first packet: the direct path when
+// its connection's keys are known by then (they are once DTLS is up, before
+// any packet), else pion's for good, so that one SRTP context owns the
+// stream's rollover counter from the start.
+func (d *DownTrack) choosePath() {
+	d.wrote = true
+	path := "pion"
+	if d.link != nil {
+		w, err := newDirectWriter(d.link)
+		if err != nil {
+			d.feed.log.Warn("media: direct srtp path unavailable", "err", err)
+		} else if w != nil {
+			d.direct = w
+			d.directOn.Store(true)
+			path = "direct"
+		}
+	}
+	d.feed.downTracks.WithLabelValues(path).Inc()
+}
+
+// Direct reports whether the down track writes its SRTP itself (see sendLink).
+func (d *DownTrack) Direct() bool { return d.directOn.Load() }
 
 // RTCPReader is where a down track's feedback comes from: its *webrtc.RTPSender.
 type RTCPReader interface {

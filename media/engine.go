@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"syscall"
 
 	"github.com/pion/dtls/v3"
@@ -49,18 +50,23 @@ type EngineConfig struct {
 // receive a host's media and leaner subscriber connections that carry down tracks.
 // Both share one UDP port.
 type Engine struct {
-	pubAPI  *webrtc.API
-	subAPI  *webrtc.API
-	mux     ice.UDPMux
-	conns   []*BatchConn
-	port    int
-	ips     []net.IP    // the media sockets' addresses
-	addrs   []MediaAddr // the same, with what clients are told
-	tcpMux  *ice.TCPMuxDefault
-	tcpPort int
-	log     *slog.Logger
-	met     *metrics.SFU
-	feeds   feedRegistry
+	pubAPI *webrtc.API
+	subAPI *webrtc.API
+	// subSettings and subMedia make each subscriber connection's API: its
+	// DTLS hooks are its own (see sendLink).
+	subSettings webrtc.SettingEngine
+	subMedia    *webrtc.MediaEngine
+	links       sync.Map // *webrtc.PeerConnection → *sendLink, until DTLS closes
+	mux         ice.UDPMux
+	conns       []*BatchConn
+	port        int
+	ips         []net.IP    // the media sockets' addresses
+	addrs       []MediaAddr // the same, with what clients are told
+	tcpMux      *ice.TCPMuxDefault
+	tcpPort     int
+	log         *slog.Logger
+	met         *metrics.SFU
+	feeds       feedRegistry
 }
 
 // socketBuffer is the UDP buffer size we ask for: a keyframe burst to many viewers
@@ -81,17 +87,17 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.mux.Close()
 		return nil, err
 	}
-	pub, err := e.newAPI(cfg, true)
+	pub, _, _, err := e.newAPI(cfg, true)
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
-	sub, err := e.newAPI(cfg, false)
+	sub, se, me, err := e.newAPI(cfg, false)
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
-	e.pubAPI, e.subAPI = pub, sub
+	e.pubAPI, e.subAPI, e.subSettings, e.subMedia = pub, sub, se, me
 	return e, nil
 }
 
@@ -156,10 +162,13 @@ func growBuffers(conn *net.UDPConn, log *slog.Logger) {
 // congestion control feedback toward the host;
 // subscriber connections run no interceptor at all: NACKs, PLIs and reports toward
 // viewers are handled by the down tracks from the shared packet cache.
-func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
+func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, webrtc.SettingEngine, *webrtc.MediaEngine, error) {
+	fail := func(err error) (*webrtc.API, webrtc.SettingEngine, *webrtc.MediaEngine, error) {
+		return nil, webrtc.SettingEngine{}, nil, err
+	}
 	me := &webrtc.MediaEngine{}
 	if err := RegisterCodecs(me); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	// Receivers may send REMB: a call relays it to the sender (Upstream.Estimate),
 	// and senders must know we may send it.
@@ -168,25 +177,25 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 	if publisher {
 		// Simulcast: the layers of one track are told apart by RID.
 		if err := RegisterSimulcastExtensions(me); err != nil {
-			return nil, err
+			return fail(err)
 		}
 		// Each audio packet says how loud it is: group rooms pick their
 		// active speakers from it.
 		if err := RegisterAudioLevelExtension(me); err != nil {
-			return nil, err
+			return fail(err)
 		}
 		// Transport-wide congestion control feedback lets each publisher's own
 		// estimator (browsers' GCC) fit its uplink.
 		if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
-			return nil, fmt.Errorf("media: twcc feedback: %w", err)
+			return fail(fmt.Errorf("media: twcc feedback: %w", err))
 		}
 		gen, err := nack.NewGeneratorInterceptor()
 		if err != nil {
-			return nil, fmt.Errorf("media: nack generator: %w", err)
+			return fail(fmt.Errorf("media: nack generator: %w", err))
 		}
 		rr, err := report.NewReceiverInterceptor()
 		if err != nil {
-			return nil, fmt.Errorf("media: receiver reports: %w", err)
+			return fail(fmt.Errorf("media: receiver reports: %w", err))
 		}
 		ir.Add(gen)
 		ir.Add(rr)
@@ -202,14 +211,14 @@ func (e *Engine) newAPI(cfg EngineConfig, publisher bool) (*webrtc.API, error) {
 	// The DTLS server picks the SRTP profile: we take that role and put AES-GCM
 	// first, which encrypts about six times faster than AES-CM + HMAC-SHA1.
 	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
-		return nil, fmt.Errorf("media: dtls role: %w", err)
+		return fail(fmt.Errorf("media: dtls role: %w", err))
 	}
 	se.SetSRTPProtectionProfiles(
 		dtls.SRTP_AEAD_AES_128_GCM,
 		dtls.SRTP_AEAD_AES_256_GCM,
 		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
 	)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), se, me, nil
 }
 
 // Port is the UDP port media flows on.
@@ -250,13 +259,35 @@ func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {
 	return pc, nil
 }
 
-// NewSubscriberPC returns a connection for sending down tracks to a participant.
+// NewSubscriberPC returns a connection for sending down tracks to a
+// participant. Down tracks made for it with NewDownTrack write their SRTP
+// straight to the media socket when they can (see sendLink).
 func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
-	pc, err := e.subAPI.NewPeerConnection(webrtc.Configuration{})
+	link := &sendLink{engine: e}
+	se := e.subSettings
+	se.SetDTLSKeyLogWriter(link)
+	se.SetDTLSServerHelloMessageHook(link.serverHello)
+	// An explicit empty registry: without one pion adds its default
+	// interceptors, and registers their feedback in the shared media engine.
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(e.subMedia), webrtc.WithSettingEngine(se),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("media: new subscriber connection: %w", err)
 	}
+	e.links.Store(pc, link)
+	link.watch(pc, func() { e.links.Delete(pc) })
 	return pc, nil
+}
+
+// NewDownTrack returns a down track of f for the viewer on pc (a connection
+// from NewSubscriberPC), sending its reports through pc.
+func (e *Engine) NewDownTrack(f *Feed, pc *webrtc.PeerConnection) *DownTrack {
+	d := NewDownTrack(f, pc.WriteRTCP)
+	if l, ok := e.links.Load(pc); ok {
+		d.link = l.(*sendLink)
+	}
+	return d
 }
 
 // Close releases the media ports. Peer connections must be closed first.

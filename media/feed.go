@@ -83,6 +83,7 @@ type Feed struct {
 	// Resolved once at creation so that recording is one atomic add.
 	fwdLatency    prometheus.Observer
 	firstKeyframe prometheus.Observer
+	downTracks    *prometheus.CounterVec
 	onClose       func(*Feed)
 	onLayers      func()
 	closeOnce     sync.Once
@@ -461,6 +462,7 @@ func (f *Feed) useMetrics(m *metrics.SFU) {
 	}
 	f.fwdLatency = m.ForwardLatency(kindLabel(f.kind))
 	f.firstKeyframe = m.FirstKeyframe
+	f.downTracks = m.DownTracks
 }
 
 // kindLabel is the metrics kind label of a feed kind.

@@ -115,7 +115,7 @@ func (s *mmsgSender) prepare(msgs []ipv4.Message) error {
 		if !ok || len(m.Buffers) != 1 || len(m.Buffers[0]) == 0 {
 			return errors.New("media: sendmmsg: want one buffer to a UDP address per message")
 		}
-		namelen, err := s.putName(&s.names[i], ua)
+		namelen, err := putName(&s.names[i], ua.AddrPort(), s.inet6)
 		if err != nil {
 			return err
 		}
@@ -133,11 +133,10 @@ func (s *mmsgSender) prepare(msgs []ipv4.Message) error {
 	return nil
 }
 
-// putName writes addr as the socket family's sockaddr and returns its length.
-func (s *mmsgSender) putName(name *unix.RawSockaddrInet6, addr *net.UDPAddr) (uint32, error) {
-	ap := addr.AddrPort()
+// putName writes ap as the socket family's sockaddr and returns its length.
+func putName(name *unix.RawSockaddrInet6, ap netip.AddrPort, inet6 bool) (uint32, error) {
 	port := ap.Port()
-	if !s.inet6 {
+	if !inet6 {
 		ip := ap.Addr().Unmap()
 		if !ip.Is4() {
 			return 0, fmt.Errorf("media: sendmmsg: %s on an IPv4 socket", ap)
@@ -260,4 +259,86 @@ func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 func getPort(p *uint16) uint16 {
 	b := (*[2]byte)(unsafe.Pointer(p))
 	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// rawSender sends single datagrams with sendmsg(2) as a raw system call:
+// STUN, DTLS and RTCP between batches (see mmsgSender for why).
+type rawSender struct {
+	raw   syscall.RawConn
+	inet6 bool
+	mu    sync.Mutex // one send at a time owns the fields below
+	send  func(fd uintptr) bool
+	hdr   unix.Msghdr
+	iov   unix.Iovec
+	name  unix.RawSockaddrInet6
+	errno syscall.Errno
+}
+
+func newRawSender(conn *net.UDPConn) (*rawSender, error) {
+	m, err := newMmsgSender(conn) // for the socket's family
+	if err != nil {
+		return nil, err
+	}
+	s := &rawSender{raw: m.raw, inet6: m.inet6}
+	s.send = s.sendLoop
+	return s, nil
+}
+
+// writeMsg sends b (with oob control messages, if any) to addr.
+func (s *rawSender) writeMsg(b, oob []byte, addr netip.AddrPort) (int, error) {
+	if len(b) == 0 {
+		return 0, errors.New("media: sendmsg: empty datagram")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	namelen, err := putName(&s.name, addr, s.inet6)
+	if err != nil {
+		return 0, err
+	}
+	s.iov = unix.Iovec{Base: &b[0]}
+	s.iov.SetLen(len(b))
+	s.hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&s.name)), Namelen: namelen, Iov: &s.iov}
+	s.hdr.SetIovlen(1)
+	if len(oob) > 0 {
+		s.hdr.Control = &oob[0]
+		s.hdr.SetControllen(len(oob))
+	}
+	s.errno = 0
+	err = s.raw.Write(s.send)
+	s.iov, s.hdr = unix.Iovec{}, unix.Msghdr{} // drop the references to b and oob
+	if err == nil && s.errno != 0 {
+		err = &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(addr), Err: os.NewSyscallError("sendmsg", s.errno)}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (s *rawSender) sendLoop(fd uintptr) bool {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.hdr)), 0)
+		switch e {
+		case 0:
+			return true
+		case syscall.EAGAIN:
+			return false
+		case syscall.EINTR:
+			continue
+		default:
+			s.errno = e
+			return true
+		}
+	}
+}
+
+// newDatagramWriter prefers the raw sendmsg sender, falling back to conn's.
+func newDatagramWriter(conn *net.UDPConn) datagramWriter {
+	if s, err := newRawSender(conn); err == nil {
+		return s.writeMsg
+	}
+	return func(b, oob []byte, addr netip.AddrPort) (int, error) {
+		n, _, err := conn.WriteMsgUDPAddrPort(b, oob, addr)
+		return n, err
+	}
 }

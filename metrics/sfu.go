@@ -19,6 +19,9 @@ type SFU struct {
 	// Media timing.
 	forwardLatency *prometheus.HistogramVec
 	FirstKeyframe  prometheus.Histogram
+	// DownTracks counts viewers' down tracks by how they write SRTP: "direct"
+	// (the SFU encrypts and batches itself) or "pion" (through pion's stack).
+	DownTracks *prometheus.CounterVec
 
 	// Signaling and connections.
 	JoinLatency   prometheus.Histogram
@@ -64,6 +67,10 @@ func NewSFU(reg prometheus.Registerer) *SFU {
 			Help:    "Time from a WebSocket join request to the joined answer.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		DownTracks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "down_tracks_total",
+			Help: "Viewers' down tracks by SRTP write path at their first packet: direct or pion.",
+		}, []string{"path"}),
 		WebSockets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "websocket_connections", Help: "Open signaling WebSocket connections.",
 		}),
@@ -114,7 +121,7 @@ func NewSFU(reg prometheus.Registerer) *SFU {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(s.forwardLatency, s.FirstKeyframe, s.JoinLatency, s.WebSockets, s.DataChannels,
+		reg.MustRegister(s.forwardLatency, s.FirstKeyframe, s.DownTracks, s.JoinLatency, s.WebSockets, s.DataChannels,
 			s.LivesStarted, s.LivesEnded, s.LiveDuration, s.Engagement, s.ChatReceived, s.ChatDelivered,
 			s.ChatDropped, s.ChatStore, s.chatRejected, s.callsEnded, s.CallSetup, s.CallDuration)
 	}

@@ -92,7 +92,7 @@ func (s *subscriber) setFeeds(feeds []*media.Feed) {
 		if _, ok := s.tracks[f]; ok {
 			continue
 		}
-		dt := media.NewDownTrack(f, s.pc.WriteRTCP)
+		dt := s.p.room.m.cfg.Engine.NewDownTrack(f, s.pc)
 		dt.SetMaxHeight(s.maxHeight)
 		dt.SetGateFlag(&s.p.topSpeaker) // group rooms: see selectRound
 		tr, err := s.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})

@@ -201,7 +201,7 @@ func (s *subscriber) setWHEPFeeds(feeds []*media.Feed) {
 		}
 		var next *media.DownTrack
 		if want != nil {
-			next = media.NewDownTrack(want, s.pc.WriteRTCP)
+			next = s.p.room.m.cfg.Engine.NewDownTrack(want, s.pc)
 			next.SetMaxHeight(s.maxHeight)
 			if err := sl.sender.ReplaceTrack(next); err != nil {
 				s.p.log.Warn("whep: feed's codec not negotiated", "kind", sl.kind, "codec", want.Codec().MimeType, "err", err)
