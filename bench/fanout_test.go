@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/talkrelay/talkrelay/media"
@@ -24,14 +26,20 @@ var viewerCounts = []int{1, 100, 1000}
 
 // BenchmarkFanout runs talkrelay's forwarding path: a feed's reader stores each
 // packet once, its workers rewrite it for every down track and encrypt it with
-// real AES-GCM SRTP, and a BatchConn sends each viewer's packets with UDP GSO.
-func BenchmarkFanout(b *testing.B) { benchFanout(b, true) }
+// real AES-GCM SRTP themselves (the direct path), and a BatchConn sends each
+// viewer's packets with UDP GSO.
+func BenchmarkFanout(b *testing.B) { benchFanout(b, true, true) }
 
 // BenchmarkFanoutNoGSO is the same path sending one datagram per packet: the
 // step GSO takes.
-func BenchmarkFanoutNoGSO(b *testing.B) { benchFanout(b, false) }
+func BenchmarkFanoutNoGSO(b *testing.B) { benchFanout(b, false, true) }
 
-func benchFanout(b *testing.B, gso bool) {
+// BenchmarkFanoutSRTPSession encrypts through a pion SRTP session per viewer
+// instead of the direct path (the lock and write chain a session adds, without
+// ICE): the step the direct path takes.
+func BenchmarkFanoutSRTPSession(b *testing.B) { benchFanout(b, true, false) }
+
+func benchFanout(b *testing.B, gso, direct bool) {
 	for _, n := range viewerCounts {
 		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
 			bc := batchSocket(b)
@@ -41,8 +49,8 @@ func benchFanout(b *testing.B, gso bool) {
 			feed := media.NewFeed(media.FeedConfig{TrackID: "video", StreamID: "bench", Codec: media.Codecs()[1], Flush: bc.Flush})
 			defer feed.Close()
 			for i := 0; i < n; i++ {
-				d := media.NewDownTrack(feed, nil)
-				ctx := mediatest.BindContext{Codecs: media.Codecs(), TrackSSRC: webrtc.SSRC(1000 + i), Writer: srtpStreamOver(b, newViewerConn(bc, sink(b).AddrPort()))}
+				d, w := fanoutTrack(b, feed, bc, direct)
+				ctx := mediatest.BindContext{Codecs: media.Codecs(), TrackSSRC: webrtc.SSRC(1000 + i), Writer: w}
 				if _, err := d.Bind(ctx); err != nil {
 					b.Fatal(err)
 				}
@@ -58,6 +66,9 @@ func benchFanout(b *testing.B, gso bool) {
 			waitDelivered(stats, out0+uint64(b.N*n))
 			cpu, delivered := cpuTime(b)-cpu0, stats.PacketsOut.Load()-out0
 			b.StopTimer()
+			if delivered == 0 {
+				b.Fatal("nothing delivered")
+			}
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(delivered), "ns/delivery")
 			b.ReportMetric(float64(stats.QueueDrops.Load()), "drops")
 			if gso && !bc.GSO() {
@@ -234,3 +245,24 @@ func (i interceptedWriter) Write(b []byte) (int, error) {
 	}
 	return i.w.Write(&p.Header, p.Payload, interceptor.Attributes{})
 }
+
+// fanoutTrack is one viewer's down track: on the direct path (its bind
+// writer then unused) or through a pion SRTP session.
+func fanoutTrack(b *testing.B, feed *media.Feed, bc *media.BatchConn, direct bool) (*media.DownTrack, webrtc.TrackLocalWriter) {
+	addr := sink(b).AddrPort()
+	if !direct {
+		return media.NewDownTrack(feed, nil), srtpStreamOver(b, newViewerConn(bc, addr))
+	}
+	key, salt := make([]byte, 16), make([]byte, 12)
+	d := media.NewDirectDownTrack(feed, key, salt, srtp.ProtectionProfileAeadAes128Gcm, bc, addr)
+	return d, refuseWriter{}
+}
+
+// refuseWriter is a direct down track's pion writer: refusing everything, a
+// track that fell back to it delivers nothing, which the benchmark reports.
+type refuseWriter struct{}
+
+func (refuseWriter) WriteRTP(*rtp.Header, []byte) (int, error) {
+	return 0, errors.New("not the direct path")
+}
+func (refuseWriter) Write([]byte) (int, error) { return 0, errors.New("not the direct path") }

@@ -42,8 +42,8 @@ func BenchmarkFanoutSimulcast(b *testing.B) {
 			feed.AttachLayer(1, mid, nil, media.Upstream{})
 			feed.AttachLayer(2, src.gate(), nil, media.Upstream{})
 			for i := 0; i < n; i++ {
-				d := media.NewDownTrack(feed, nil)
-				ctx := mediatest.BindContext{Codecs: media.Codecs(), TrackSSRC: webrtc.SSRC(1000 + i), Writer: srtpStreamOver(b, newViewerConn(bc, sink(b).AddrPort()))}
+				d, w := fanoutTrack(b, feed, bc, true)
+				ctx := mediatest.BindContext{Codecs: media.Codecs(), TrackSSRC: webrtc.SSRC(1000 + i), Writer: w}
 				if _, err := d.Bind(ctx); err != nil {
 					b.Fatal(err)
 				}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -120,16 +121,56 @@ func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 		c.flushAddr(addr)
 		return c.write(b, nil, addr)
 	}
-	i := c.shardOf(addr)
-	sh := &c.shards[i]
+	sh := &c.shards[c.shardOf(addr)]
 	sh.mu.Lock()
+	cur := c.slot(sh, addr, len(b))
+	cur.buf = append(cur.buf, b...)
+	cur.count++
+	sh.mu.Unlock()
+	return len(b), nil
+}
+
+// packetSealer writes one packet of a length known in advance straight into
+// its batch: the direct path encrypts there instead of into a buffer of its
+// own that would then be copied.
+type packetSealer interface {
+	seal(dst []byte) error
+}
+
+// writeSealed queues an n-byte RTP packet that s writes in place. With GSO
+// off or a packet too large to batch it returns errCannotSeal: the caller
+// writes it the ordinary way.
+func (c *BatchConn) writeSealed(addr netip.AddrPort, n int, s packetSealer) error {
+	if !c.gso.Load() || n > batchBytes/maxSegments {
+		return errCannotSeal
+	}
+	sh := &c.shards[c.shardOf(addr)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur := c.slot(sh, addr, n)
+	start := len(cur.buf)
+	cur.buf = slices.Grow(cur.buf, n)[:start+n]
+	if err := s.seal(cur.buf[start:]); err != nil {
+		cur.buf = cur.buf[:start]
+		return err
+	}
+	cur.count++
+	return nil
+}
+
+var errCannotSeal = errors.New("media: packet not batched")
+
+// slot returns the run an n-byte RTP packet to addr joins, closing the open
+// run first when the packet cannot join it. The caller holds sh.mu, appends
+// the packet's bytes and counts it.
+func (c *BatchConn) slot(sh *batchShard, addr netip.AddrPort, n int) *segRun {
 	bt := sh.pending[addr]
 	if bt == nil {
 		bt = &batch{addr: addr, udp: net.UDPAddrFromAddrPort(addr), oob: make([]byte, syscall.CmsgSpace(2))}
 		sh.pending[addr] = bt
 	}
 	cur := &bt.cur
-	if cur.count > 0 && (bt.closed || len(b) > cur.seg || cur.count == maxSegments || len(cur.buf)+len(b) > batchBytes) {
+	if cur.count > 0 && (bt.closed || n > cur.seg || cur.count == maxSegments || len(cur.buf)+n > batchBytes) {
 		if len(bt.sealed) < maxSealed {
 			bt.sealed = append(bt.sealed, *cur)
 			*cur, bt.closed = segRun{}, false
@@ -142,14 +183,11 @@ func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 		sh.dirty = append(sh.dirty, bt)
 	}
 	if cur.count == 0 {
-		*cur = segRun{buf: sh.take(), seg: len(b)}
-	} else if len(b) < cur.seg {
+		*cur = segRun{buf: sh.take(), seg: n}
+	} else if n < cur.seg {
 		bt.closed = true
 	}
-	cur.buf = append(cur.buf, b...)
-	cur.count++
-	sh.mu.Unlock()
-	return len(b), nil
+	return cur
 }
 
 // WriteTo implements net.PacketConn.

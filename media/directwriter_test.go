@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/pion/rtp"
@@ -29,13 +30,24 @@ func directPair(t *testing.T) (*directWriter, *BatchConn, *srtp.Context, func() 
 	return w, c, dec, next
 }
 
-// What the direct path sends is the packet, encrypted with the link's keys.
+// What the direct path sends is the packet, encrypted with the link's keys,
+// sealed in its batch or (GSO off) on its own.
 func TestDirectWriterEncryptsForTheViewer(t *testing.T) {
+	for _, gso := range []bool{true, false} {
+		t.Run(fmt.Sprintf("gso=%v", gso), func(t *testing.T) { testDirectWriterEncrypts(t, gso) })
+	}
+}
+
+func testDirectWriterEncrypts(t *testing.T, gso bool) {
 	w, c, dec, next := directPair(t)
+	if !gso {
+		c.DisableGSO()
+	}
+	scratch := make([]byte, sealBuffer)
 	for seq := uint16(100); seq < 103; seq++ {
 		h := &rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: 3000, SSRC: 42, Marker: seq == 102}
 		payload := bytes.Repeat([]byte{byte(seq)}, 900)
-		if err := w.write(h, payload); err != nil {
+		if err := w.write(h, payload, scratch); err != nil {
 			t.Fatal(err)
 		}
 		c.Flush()
@@ -58,7 +70,7 @@ func TestDirectWriterEncryptsForTheViewer(t *testing.T) {
 func TestDirectWriterWithoutDestination(t *testing.T) {
 	w, _, _, _ := directPair(t)
 	w.link.dest.Store(nil)
-	if err := w.write(&rtp.Header{Version: 2, SSRC: 1}, []byte{1}); err != errNoDirectPath {
+	if err := w.write(&rtp.Header{Version: 2, SSRC: 1}, []byte{1}, make([]byte, sealBuffer)); err != errNoDirectPath {
 		t.Fatalf("write without a destination: %v; want errNoDirectPath", err)
 	}
 }
@@ -68,11 +80,12 @@ func TestDirectWriterDoesNotAllocate(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	w, c, _, _ := directPair(t)
+	scratch := make([]byte, sealBuffer)
 	h := &rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}
 	payload := make([]byte, 1100)
 	if n := testing.AllocsPerRun(200, func() {
 		h.SequenceNumber++
-		if err := w.write(h, payload); err != nil {
+		if err := w.write(h, payload, scratch); err != nil {
 			t.Fatal(err)
 		}
 		if h.SequenceNumber%8 == 0 {

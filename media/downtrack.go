@@ -31,10 +31,11 @@ type DownTrack struct {
 	writer webrtc.TrackLocalWriter
 	// link, when set (Engine.NewDownTrack), offers the direct path; direct is
 	// this track's writer on it, made by the worker once the keys are known.
-	link     *sendLink
-	direct   *directWriter
-	directOn atomic.Bool // direct exists (for tests and diagnostics)
-	wrote    bool        // the path is chosen (at the first packet)
+	link       *sendLink
+	direct     *directWriter
+	directOn   atomic.Bool // direct exists (for tests and diagnostics)
+	wrote      bool        // the path is chosen (at the first packet)
+	ownScratch []byte      // see sealScratch
 
 	nackBudget nackBudget // owned by the RTCP goroutine (ServeRTCP)
 
@@ -303,13 +304,25 @@ func (d *DownTrack) write(hdr *rtp.Header, payload []byte) error {
 		d.choosePath()
 	}
 	if d.direct != nil {
-		err := d.direct.write(hdr, payload)
+		err := d.direct.write(hdr, payload, d.sealScratch())
 		if !errors.Is(err, errNoDirectPath) {
 			return err
 		}
 	}
 	_, err := d.writer.WriteRTP(hdr, payload)
 	return err
+}
+
+// sealScratch is the serving worker's scratch for direct writes (a track's
+// own outside a worker: tests and tools).
+func (d *DownTrack) sealScratch() []byte {
+	if s := d.shard.Load(); s != nil {
+		return s.seal
+	}
+	if d.ownScratch == nil {
+		d.ownScratch = make([]byte, sealBuffer)
+	}
+	return d.ownScratch
 }
 
 // choosePath runs at the down track's first packet: the direct path when

@@ -184,3 +184,16 @@ func (e *Engine) connFor(local string) *BatchConn {
 	}
 	return found
 }
+
+// NewDirectDownTrack returns a down track of f on the direct path with the
+// given SRTP master key and salt (the SFU's side), sending through conn to
+// addr: the path Engine.NewDownTrack sets up after a DTLS handshake, for
+// benchmarks and tools that have no handshake. Bind it as any down track.
+func NewDirectDownTrack(f *Feed, key, salt []byte, profile srtp.ProtectionProfile, conn *BatchConn, addr netip.AddrPort) *DownTrack {
+	l := &sendLink{}
+	l.keys.Store(&srtpKeys{key: key, salt: salt, profile: profile})
+	l.dest.Store(&linkDest{conn: conn, addr: addr})
+	d := NewDownTrack(f, nil)
+	d.link = l
+	return d
+}

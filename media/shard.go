@@ -79,6 +79,7 @@ type shard struct {
 	tracks    []*DownTrack
 	group     [maxGroup]loaded
 	scratch   loaded // for replays and retransmissions
+	seal      []byte // direct writes' scratch (see directWriter.write)
 	frameWait *time.Timer
 }
 
@@ -92,6 +93,7 @@ func newShard(f *Feed) *shard {
 		s.group[i].buf = make([]byte, packetcache.MaxPacketSize)
 	}
 	s.scratch.buf = make([]byte, packetcache.MaxPacketSize)
+	s.seal = make([]byte, sealBuffer)
 	s.frameWait = time.NewTimer(time.Hour)
 	s.frameWait.Stop()
 	return s
