@@ -16,10 +16,12 @@ func (m *Member) handleHost(ctx context.Context, req request) *Error {
 			return m.storeError("deleting a message", err)
 		}
 		m.room.deleted(req.Seq)
+		m.hub.moderated(m.room.name, Moderation{Type: TypeDelete, Seq: req.Seq})
 	case TypeClear:
 		if err := m.room.clear(ctx); err != nil {
 			return m.storeError("clearing the chat", err)
 		}
+		m.hub.moderated(m.room.name, Moderation{Type: TypeClear})
 	case TypeSlowMode:
 		d, perr := req.seconds(true)
 		if perr != nil {
@@ -27,6 +29,7 @@ func (m *Member) handleHost(ctx context.Context, req request) *Error {
 		}
 		m.room.mod.setSlowMode(d)
 		m.room.notify(slowModeFrame(d))
+		m.hub.moderated(m.room.name, Moderation{Type: TypeSlowMode, Seconds: int64(d / time.Second)})
 	case TypeTimeout, TypeKick, TypeBan:
 		if perr := m.checkTarget(req.Identity); perr != nil {
 			return perr
@@ -61,6 +64,7 @@ func (m *Member) checkTarget(identity string) *Error {
 // layer, through OnKick, to disconnect them.
 func (m *Member) sanction(ctx context.Context, req request) *Error {
 	now := m.hub.cfg.Clock()
+	var banUntil time.Time // a ban's end (zero: forever)
 	switch req.Type {
 	case TypeTimeout:
 		d, perr := req.seconds(true)
@@ -73,21 +77,22 @@ func (m *Member) sanction(ctx context.Context, req request) *Error {
 		until := now.Add(d).UTC()
 		m.room.mod.timeout(req.Identity, until)
 		m.room.notify(encode(noticeFrame{Type: TypeTimedOut, Identity: req.Identity, Until: &until}))
+		m.hub.moderated(m.room.name, Moderation{Type: TypeTimeout, Identity: req.Identity, Until: until})
 		return nil
 	case TypeBan:
 		d, perr := req.seconds(false)
 		if perr != nil {
 			return perr
 		}
-		var until time.Time // forever
 		if d > 0 {
-			until = now.Add(d).UTC()
+			banUntil = now.Add(d).UTC()
 		}
-		if err := m.hub.cfg.Store.Ban(ctx, m.room.name, req.Identity, until); err != nil {
+		if err := m.hub.cfg.Store.Ban(ctx, m.room.name, req.Identity, banUntil); err != nil {
 			return m.storeError("banning", err)
 		}
-		m.room.mod.ban(req.Identity, until)
+		m.room.mod.ban(req.Identity, banUntil)
 	}
+	m.hub.moderated(m.room.name, Moderation{Type: req.Type, Identity: req.Identity, Until: banUntil})
 	for _, t := range m.room.withIdentity(req.Identity) {
 		t.Leave()
 	}

@@ -24,9 +24,11 @@ type Hub struct {
 	onKick atomic.Pointer[func(room, identity string)]
 	// onMessage is told of each stored user message (see OnMessage).
 	onMessage atomic.Pointer[func(room string, from Participant)]
-	met       *metrics.SFU
-	closed    atomic.Bool
-	wg        sync.WaitGroup // the rooms' flushers
+	// onModerate is told of each host action applied here (see OnModerate).
+	onModerate atomic.Pointer[func(room string, a Moderation)]
+	met        *metrics.SFU
+	closed     atomic.Bool
+	wg         sync.WaitGroup // the rooms' flushers
 
 	mu    sync.Mutex
 	rooms map[string]*room

@@ -82,7 +82,7 @@ func (req request) seconds(required bool) (time.Duration, *Error) {
 		return 0, nil
 	}
 	s := *req.Seconds
-	if s < 0 || time.Duration(s)*time.Second > maxTimeout {
+	if s < 0 || s > int64(maxTimeout/time.Second) { // compared in seconds: no overflow
 		return 0, errorf(CodeBadMessage, "seconds must be between 0 and %d", int64(maxTimeout/time.Second))
 	}
 	return time.Duration(s) * time.Second, nil

@@ -145,7 +145,7 @@ func (r *room) commitStored(ctx context.Context, m Message) {
 	}
 	if m.Seq > head+1 {
 		after := max(head, m.Seq-1-min(m.Seq-1, r.ring.size())) // only what the ring can hold
-		fill, err := r.hub.cfg.Store.ChatSince(ctx, r.name, after, int(m.Seq-1-after))
+		fill, err := r.readBack(ctx, after, m.Seq-1)
 		if err != nil {
 			r.log.Warn("chat: reading back messages stored elsewhere failed", "after", after, "err", err)
 		}
@@ -273,6 +273,13 @@ func (r *room) clear(ctx context.Context) error {
 	if err := r.hub.cfg.Store.ClearChat(ctx, r.name); err != nil {
 		return fmt.Errorf("chat: room %s: clear: %w", r.name, err)
 	}
+	r.clearLocal()
+	return nil
+}
+
+// clearLocal hides every message in the ring and tells every member; the
+// store was cleared already (here, or by another node).
+func (r *room) clearLocal() {
 	r.mu.Lock()
 	for i := range r.ring.slots {
 		if e := r.ring.slots[i].Load(); e != nil {
@@ -283,7 +290,6 @@ func (r *room) clear(ctx context.Context) error {
 	r.notifyLocked(encode(noticeFrame{Type: TypeCleared}))
 	r.mu.Unlock()
 	r.poke()
-	return nil
 }
 
 // members returns the members with identity.

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Sync delivers the messages of roomName up to seq that another node stored
@@ -34,7 +35,7 @@ func (h *Hub) Sync(ctx context.Context, roomName string, seq uint64) error {
 		return nil // our own append, or read back already
 	}
 	after := max(head, seq-min(seq, r.ring.size())) // only what the ring can hold
-	msgs, err := h.cfg.Store.ChatSince(ctx, roomName, after, int(seq-after))
+	msgs, err := r.readBack(ctx, after, seq)
 	if err != nil {
 		return fmt.Errorf("chat: room %s: read messages stored elsewhere: %w", roomName, err)
 	}
@@ -45,4 +46,35 @@ func (h *Hub) Sync(ctx context.Context, roomName string, seq uint64) error {
 	}
 	r.poke()
 	return nil
+}
+
+// Read-back retries: 8 tries over about 1.3 s in all.
+const (
+	readBackTries = 8
+	readBackPause = 10 * time.Millisecond
+)
+
+// readBack reads the room's messages after after, up to upTo, from the store.
+// A shared store may answer from a replica that does not hold the newest of
+// them yet (JetStream serves direct reads from any replica, and followers
+// trail the leader by a moment; a NATS failover can fail a read outright), so
+// a read that stops short of upTo is tried again a few times. What it has
+// then is returned.
+func (r *room) readBack(ctx context.Context, after, upTo uint64) ([]Message, error) {
+	pause := readBackPause
+	for try := 1; ; try++ {
+		msgs, err := r.hub.cfg.Store.ChatSince(ctx, r.name, after, int(upTo-after))
+		if err == nil && len(msgs) > 0 && msgs[len(msgs)-1].Seq >= upTo {
+			return msgs, nil
+		}
+		if try == readBackTries {
+			return msgs, err
+		}
+		select {
+		case <-ctx.Done():
+			return msgs, err
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
 }

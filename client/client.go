@@ -83,6 +83,12 @@ type Config struct {
 	// message received, and a host must Publish again). It never resumes after
 	// Leave, Close, a fatal error or server_shutdown, nor after the server
 	// closed the socket itself. Off, a dropped WebSocket ends the client.
+	//
+	// In a cluster (joined.nodes), when the node itself does not answer, the
+	// SDK joins another node instead, with the same token: a new session
+	// (joined), set up as above, whose chat continues after the last message
+	// received; a viewer is back on the live as soon as that node relays it,
+	// and URL names the new node (PROTOCOL.md, "Clusters").
 	Resume bool
 	// ReconnectTimeout bounds how long a Resume client keeps trying to get
 	// back; 0 means the server's resume window (joined.resume_within_ms). When
@@ -120,6 +126,8 @@ type Client struct {
 	mu          sync.Mutex
 	link        *link                    // the current WebSocket; a resume replaces it
 	joined      wire.Joined              // the latest joined or resumed
+	home        string                   // the node joined (base URL); a failover changes it
+	nodes       []string                 // other nodes to fail over to (joined.nodes, nodes)
 	ended       bool                     // no new goroutines once set
 	err         error                    // why it ended
 	leaving     bool                     // a close by the server is expected
@@ -156,7 +164,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
-	ws, early, joined, err := dialFollowing(ctx, &cfg)
+	ws, early, joined, err := dialFollowing(ctx, &cfg, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +176,8 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 		log:     log.With("participant", joined.Joined.ParticipantID, "role", joined.Joined.Role),
 		link:    newLink(ws),
 		joined:  *joined.Joined,
+		home:    cfg.URL,
+		nodes:   joined.Joined.Nodes,
 		ctx:     cctx,
 		cancel:  cancel,
 		out:     make(chan []byte, sendQueueLen),

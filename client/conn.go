@@ -206,6 +206,8 @@ func (c *Client) dispatch(m wire.Message) {
 		if m.ID == "" {
 			return // the answer to a keepalive
 		}
+	case wire.TypeNodes:
+		c.setNodes(m.Nodes)
 	case wire.TypeServerShutdown:
 		c.mu.Lock()
 		c.shutdownMsg = m.Reason

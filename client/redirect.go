@@ -20,10 +20,10 @@ func (e *redirectError) Error() string { return "client: redirected to " + e.url
 
 // dialFollowing joins cfg.URL, following the cluster's redirects (a full node
 // sends viewers to another); cfg.URL becomes the node joined, so a resume
-// returns there.
-func dialFollowing(ctx context.Context, cfg *Config) (*websocket.Conn, []wire.Message, wire.Message, error) {
+// returns there. chatAfter, when set, continues chat after that seq.
+func dialFollowing(ctx context.Context, cfg *Config, chatAfter uint64) (*websocket.Conn, []wire.Message, wire.Message, error) {
 	for range maxRedirects + 1 {
-		ws, early, joined, err := dialAndJoin(ctx, *cfg, "", 0)
+		ws, early, joined, err := dialAndJoin(ctx, *cfg, "", chatAfter)
 		var re *redirectError
 		if !errors.As(err, &re) {
 			return ws, early, joined, err
@@ -33,5 +33,10 @@ func dialFollowing(ctx context.Context, cfg *Config) (*websocket.Conn, []wire.Me
 	return nil, nil, wire.Message{}, fmt.Errorf("client: more than %d redirects", maxRedirects)
 }
 
-// URL is the base URL of the node the client joined (after redirects).
-func (c *Client) URL() string { return c.cfg.URL }
+// URL is the base URL of the node the client joined (after redirects), or,
+// after a failover, of the node it joined then.
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.home
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/coder/websocket"
@@ -63,8 +64,10 @@ func (c *Client) resumable(err error) bool {
 }
 
 // resume reconnects after a drop (cause), retrying with backoff until the
-// resume window passes. A refusal by the server (an expired token, a ban) is
-// final. It runs on the reader, so nothing is dispatched meanwhile.
+// resume window passes: at its node, taking the session back, and, when that
+// node does not answer, at another node of the cluster afresh (failover.go).
+// A refusal by the server (an expired token, a ban) is final. It runs on the
+// reader, so nothing is dispatched meanwhile.
 func (c *Client) resume(cause error) error {
 	c.log.Info("signaling dropped; resuming the session", "err", cause)
 	c.emit(wire.Message{Type: EventReconnecting})
@@ -79,17 +82,24 @@ func (c *Client) resume(cause error) error {
 	backoff := resumeFirstBackoff
 	for {
 		c.mu.Lock()
-		leaving := c.leaving
+		leaving, home := c.leaving, c.home
 		c.mu.Unlock()
 		if leaving {
 			c.end(nil, false) // Leave asked for the end; the leave itself is lost with the connection
 			return nil
 		}
-		ctx, cancel := context.WithTimeout(c.ctx, min(time.Until(deadline), resumeDialTimeout))
-		ws, early, reply, err := dialAndJoin(ctx, c.cfg, c.Joined().ResumeToken, c.chat.lastSeq())
+		others := c.alternates()
+		attempt := resumeDialTimeout
+		if len(others) > 0 {
+			attempt = failoverDialTimeout
+		}
+		cfg := c.cfg
+		cfg.URL = home
+		ctx, cancel := context.WithTimeout(c.ctx, min(time.Until(deadline), attempt))
+		ws, early, reply, err := dialAndJoin(ctx, cfg, c.Joined().ResumeToken, c.chat.lastSeq())
 		cancel()
 		if err == nil {
-			return c.adopt(ws, early, reply)
+			return c.adopt(ws, early, reply, home)
 		}
 		if c.ctx.Err() != nil {
 			return ErrClosed
@@ -97,6 +107,16 @@ func (c *Client) resume(cause error) error {
 		var we *wire.Error
 		if errors.As(err, &we) {
 			return err
+		}
+		if len(others) > 0 {
+			j, ferr := c.failover(others, deadline)
+			if ferr == nil {
+				return c.adopt(j.ws, j.early, j.reply, j.url)
+			}
+			if errors.Is(ferr, ErrClosed) || finalRefusal(ferr) {
+				return ferr
+			}
+			err = errors.Join(err, ferr)
 		}
 		if time.Until(deadline) < backoff {
 			return fmt.Errorf("client: could not resume within %v: %w", timeout, err)
@@ -112,10 +132,11 @@ func (c *Client) resume(cause error) error {
 	}
 }
 
-// adopt makes ws the session's WebSocket. resumed means the session went on;
-// joined means the server started a new one (the old one's window passed), so
-// the old peer connections are dropped and the server's new offer starts over.
-func (c *Client) adopt(ws *websocket.Conn, early []wire.Message, reply wire.Message) error {
+// adopt makes ws, on the node at url, the session's WebSocket. resumed means
+// the session went on; joined means the server started a new one (the old
+// one's window passed, or another node took the client), so the old peer
+// connections are dropped and the server's new offer starts over.
+func (c *Client) adopt(ws *websocket.Conn, early []wire.Message, reply wire.Message, url string) error {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
@@ -125,13 +146,15 @@ func (c *Client) adopt(ws *websocket.Conn, early []wire.Message, reply wire.Mess
 	old := c.link
 	c.link = newLink(ws)
 	c.joined = *reply.Joined
+	c.home = url
+	c.nodes = slices.Clone(reply.Joined.Nodes)
 	c.mu.Unlock()
 	_ = old.ws.CloseNow()
 	close(old.next) // the writer carries on with the new WebSocket
 
 	fresh := reply.Type == wire.TypeJoined
 	if fresh {
-		c.log.Info("resume window passed: joined as a new session", "participant", reply.Joined.ParticipantID)
+		c.log.Info("joined as a new session", "participant", reply.Joined.ParticipantID, "url", url)
 		c.pub.reset()
 		c.sub.reset()
 	} else {

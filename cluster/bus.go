@@ -69,7 +69,9 @@ func (n *Node) applyCounts(rooms map[string]room.ClusterRoom) {
 	n.mu.Lock()
 	others := map[string]int{}
 	for id, c := range n.counts {
-		if time.Since(c.at) > countsTTL {
+		// A node that died stops counting at the latest when its registry
+		// entry expires, whatever its last counts said.
+		if time.Since(c.at) > countsTTL || n.reg.dead(id) {
 			delete(n.counts, id)
 			continue
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/signal/wire"
 )
 
 // roomBucket maps each room with a live to its origin node.
@@ -20,9 +22,15 @@ var ErrHeldElsewhere = errors.New("cluster: the room's live is published on anot
 
 // Origin is a room's directory entry.
 type Origin struct {
-	Node  string    `json:"node"`
-	Live  string    `json:"live"` // the live's id
-	Since time.Time `json:"since"`
+	Node string `json:"node"`
+	Live string `json:"live"` // the live's id
+	// The live's host and start, so the live can continue on another node
+	// if this one dies (the host reconnects elsewhere) and be recorded if the
+	// host never comes back.
+	Host     string    `json:"host,omitempty"`
+	HostName string    `json:"host_name,omitempty"`
+	Started  int64     `json:"started_ms,omitempty"` // Unix milliseconds
+	Since    time.Time `json:"since"`
 }
 
 // directory is the room → origin map: claims are compare-and-set on the
@@ -35,12 +43,13 @@ type directory struct {
 	rooms map[string]Origin
 }
 
-func openDirectory(ctx context.Context, js jetstream.JetStream, alive func(string) bool) (*directory, error) {
+func openDirectory(ctx context.Context, js jetstream.JetStream, alive func(string) bool, replicas int) (*directory, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      roomBucket,
 		Description: "talkrelay room directory: room -> origin node",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: room bucket: %w", err)
@@ -50,12 +59,13 @@ func openDirectory(ctx context.Context, js jetstream.JetStream, alive func(strin
 
 func roomKey(room string) string { return base64.RawURLEncoding.EncodeToString([]byte(room)) }
 
-// claim makes node the origin of room for live. An entry held by a node that
+// claim makes node the origin of room for l. An entry held by a node that
 // is no longer alive is taken over (the host reconnected elsewhere); one held
 // by a live node is not.
-func (d *directory) claim(ctx context.Context, room, node, live string) error {
+func (d *directory) claim(ctx context.Context, room, node string, l wire.Live) error {
+	live := l.ID
 	key := roomKey(room)
-	b, err := json.Marshal(Origin{Node: node, Live: live, Since: time.Now()})
+	b, err := json.Marshal(Origin{Node: node, Live: live, Host: l.Host, HostName: l.HostName, Started: l.StartedAt, Since: time.Now()})
 	if err != nil {
 		return err
 	}
@@ -117,6 +127,34 @@ func (d *directory) release(ctx context.Context, room, node string) error {
 	delete(d.rooms, room)
 	d.mu.Unlock()
 	return nil
+}
+
+// retire removes room's entry if it still names node, dead, as the origin
+// of live: the live ended with its node. Of the nodes that try, exactly one
+// succeeds (compare-and-set), and records the live.
+func (d *directory) retire(ctx context.Context, room, node, live string) (bool, error) {
+	key := roomKey(room)
+	e, err := d.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: retire %s: %w", room, err)
+	}
+	var cur Origin
+	if json.Unmarshal(e.Value(), &cur) != nil || cur.Node != node || cur.Live != live || d.alive(node) {
+		return false, nil
+	}
+	if err := d.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+		if isWrongRevision(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("cluster: retire %s: %w", room, err)
+	}
+	d.mu.Lock()
+	delete(d.rooms, room)
+	d.mu.Unlock()
+	return true, nil
 }
 
 func (d *directory) remember(room string, o Origin) {

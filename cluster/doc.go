@@ -12,7 +12,11 @@
 //     per room for state, mute, end of live, keyframe requests and NACKs — and
 //     feeds local feeds, so its viewers are served by the ordinary fan-out;
 //   - bus.go: viewer counts summed over nodes, chat appended on other nodes;
-//   - placement.go: where a viewer goes when this node is full.
+//   - moderation.go: hosts' chat actions applied on every node;
+//   - placement.go: where a viewer goes when this node is full;
+//   - alternates.go: the other nodes a client may fail over to;
+//   - failover.go: a live whose origin died waits, interrupted, for its host
+//     to publish again on any node, which continues it; else it ends.
 //
 // NATS is the only coordination engine: there is no consensus of our own.
 package cluster

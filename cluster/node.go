@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,12 +18,18 @@ import (
 	"github.com/talkrelay/talkrelay/chat"
 	"github.com/talkrelay/talkrelay/room"
 	"github.com/talkrelay/talkrelay/signal/wire"
+	"github.com/talkrelay/talkrelay/store"
 )
 
 // Config configures a cluster node.
 type Config struct {
-	// NATSURL is the NATS (JetStream) every node of the cluster shares.
+	// NATSURL is the NATS (JetStream) every node of the cluster shares: one
+	// URL, or several servers of a NATS cluster comma-separated, so the node
+	// moves to another server when one dies.
 	NATSURL string
+	// Replicas is how many NATS servers keep the cluster's buckets (default
+	// 1; 3 on a NATS cluster of three or more JetStream servers).
+	Replicas int
 	// NodeID names this node; unique in the cluster.
 	NodeID string
 	// URL is where clients reach this node (http://host:port), given in
@@ -53,7 +60,11 @@ type Config struct {
 	// silent for NodeTTL (default 4 s) is dead.
 	Heartbeat time.Duration
 	NodeTTL   time.Duration
-	Logger    *slog.Logger
+	// OriginGrace is how long the viewers here of a live whose node died wait,
+	// told, for its host to publish again on any node (default 30 s, the host
+	// grace); then the live ends with EndOriginLost.
+	OriginGrace time.Duration
+	Logger      *slog.Logger
 }
 
 // Node is this process's membership of the cluster.
@@ -75,9 +86,13 @@ type Node struct {
 	wg      sync.WaitGroup
 	kick    chan struct{}
 	unwatch func()
+	// alternates are the other nodes' URLs clients may fail over to.
+	alternates atomic.Pointer[[]string]
 
 	mu       sync.Mutex
 	pulls    map[string]*pull
+	orphans  map[string]*orphan   // rooms whose live lost its origin (failover.go)
+	altKey   string               // the failover nodes last announced (alternates.go)
 	idle     map[string]time.Time // rooms whose pull has had no viewer since
 	claims   map[string]string    // room → live id claimed
 	counts   map[string]nodeCounts
@@ -103,6 +118,9 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.NodeTTL == 0 {
 		cfg.NodeTTL = 4 * cfg.Heartbeat
 	}
+	if cfg.OriginGrace == 0 {
+		cfg.OriginGrace = 30 * time.Second
+	}
 	srvTLS, cliTLS, err := clusterTLS(cfg.Secret)
 	if err != nil {
 		return nil, err
@@ -111,7 +129,7 @@ func Start(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		cfg: cfg, log: log, rooms: cfg.Rooms, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
-		pulls: map[string]*pull{}, idle: map[string]time.Time{}, claims: map[string]string{},
+		pulls: map[string]*pull{}, orphans: map[string]*orphan{}, idle: map[string]time.Time{}, claims: map[string]string{},
 		counts: map[string]nodeCounts{}, lastSent: map[string]int{}, cpuAt: time.Now(),
 	}
 	fail := func(err error) (*Node, error) {
@@ -119,7 +137,7 @@ func Start(cfg Config) (*Node, error) {
 		cancel()
 		return nil, err
 	}
-	n.nc, err = nats.Connect(cfg.NATSURL, nats.Name("talkrelay-cluster-"+cfg.NodeID), nats.MaxReconnects(-1))
+	n.nc, err = nats.Connect(cfg.NATSURL, append(store.FailoverOptions(), nats.Name("talkrelay-cluster-"+cfg.NodeID))...)
 	if err != nil {
 		return fail(fmt.Errorf("cluster: connect to NATS: %w", err))
 	}
@@ -129,11 +147,11 @@ func Start(cfg Config) (*Node, error) {
 	}
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
-	if n.reg, err = openRegistry(sctx, js, cfg.NodeTTL); err != nil {
+	if n.reg, err = openRegistry(sctx, js, cfg.NodeTTL, cfg.Replicas); err != nil {
 		return fail(err)
 	}
 	alive := func(id string) bool { _, ok := n.reg.alive(id); return ok }
-	if n.dir, err = openDirectory(sctx, js, alive); err != nil {
+	if n.dir, err = openDirectory(sctx, js, alive, cfg.Replicas); err != nil {
 		return fail(err)
 	}
 	udp, err := net.ListenPacket("udp", cfg.RelayAddr)
@@ -159,6 +177,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	if _, err := n.nc.Subscribe(viewersSubject, n.onCounts); err != nil {
 		return fail(fmt.Errorf("cluster: subscribe: %w", err))
+	}
+	if err := n.watchModeration(); err != nil {
+		return fail(err)
 	}
 	if cfg.WatchChat != nil && cfg.Chat != nil {
 		if n.unwatch, err = cfg.WatchChat(n.onChat); err != nil {
@@ -246,6 +267,9 @@ func (n *Node) Close() error {
 		_ = n.dir.release(ctx, name, n.cfg.NodeID)
 	}
 	n.reg.leave(ctx, n.cfg.NodeID)
+	if n.cfg.Chat != nil {
+		n.cfg.Chat.OnModerate(nil)
+	}
 	n.cancel()
 	for _, p := range pulls {
 		<-p.done
@@ -284,7 +308,7 @@ func (n *Node) heartbeat() error {
 		egress = n.cfg.EgressBytes()
 	}
 	info := NodeInfo{
-		ID: n.cfg.NodeID, URL: n.cfg.URL, Relay: n.relay, MaxViewers: n.cfg.MaxViewers,
+		ID: n.cfg.NodeID, URL: n.cfg.URL, Relay: n.relay, MaxViewers: n.cfg.MaxViewers, MaxRelayChildren: n.cfg.MaxRelayChildren,
 		Serving: map[string]int{}, Children: n.server.childCounts(),
 	}
 	for _, cr := range n.rooms.ClusterRooms() {
@@ -326,6 +350,8 @@ func (n *Node) reconcile() {
 	}
 	n.claim(byName)
 	n.pullRooms(byName)
+	n.tendFailures(byName)
+	n.refreshAlternates()
 	n.publishCounts(byName)
 	n.applyCounts(byName)
 }
@@ -343,7 +369,13 @@ func (n *Node) claim(rooms map[string]room.ClusterRoom) {
 		if have {
 			continue
 		}
-		err := n.dir.claim(ctx, name, n.cfg.NodeID, cr.Live.ID)
+		err := n.dir.claim(ctx, name, n.cfg.NodeID, *cr.Live)
+		if errors.Is(err, ErrHeldElsewhere) {
+			// Until the registry lets the old origin go (a host that came back
+			// here before its dead node expired): tried again each round.
+			n.log.Debug("room claim", "room", name, "err", err)
+			continue
+		}
 		if err != nil {
 			n.log.Warn("room claim", "room", name, "err", err)
 			continue
@@ -383,8 +415,10 @@ func (n *Node) pullRooms(rooms map[string]room.ClusterRoom) {
 		default:
 		}
 		switch {
-		case !ok || cr.Host || cr.Origin: // gone, or the live is published here now
+		case !ok: // the room closed here
 			n.stopLocked(name, p, nil)
+		case cr.Host || cr.Origin: // the host is here now: its media takes the relay's feeds over
+			n.detachLocked(name, p, "")
 		case cr.Viewers == 0:
 			if since, idle := n.idle[name]; !idle {
 				n.idle[name] = now
@@ -394,16 +428,14 @@ func (n *Node) pullRooms(rooms map[string]room.ClusterRoom) {
 		default:
 			delete(n.idle, name)
 			if _, alive := n.reg.alive(p.parent); !alive {
-				// The parent died: another parent, or the viewers are told.
-				parent, depth := n.pickParent(name, p.depth)
-				if parent == "" {
-					if o, ok := n.dir.origin(name); !ok || !n.isAlive(o.Node) {
-						n.stopLocked(name, p, &wire.Live{State: wire.LiveEnded, EndReason: EndOriginLost})
-					}
-					continue
+				// The parent died: another parent carries the live on, or
+				// the viewers wait, told, for the host to come back.
+				if parent, depth := n.pickParent(name, p.depth); parent != "" {
+					n.detachLocked(name, p, "")
+					n.startLocked(name, parent, depth)
+				} else if o, ok := n.dir.origin(name); !ok || !n.isAlive(o.Node) {
+					n.orphanLocked(name, p, o)
 				}
-				n.stopLocked(name, p, nil)
-				n.startLocked(name, parent, depth)
 			}
 		}
 	}
@@ -426,6 +458,18 @@ func (n *Node) startLocked(name, parent string, depth int) {
 	delete(n.idle, name)
 	n.log.Debug("relay pull", "room", name, "parent", parent, "depth", depth)
 	go p.run()
+}
+
+// detachLocked stops p but leaves its live shown here (failover.go).
+func (n *Node) detachLocked(name string, p *pull, reason string) {
+	delete(n.pulls, name)
+	delete(n.idle, name)
+	p.cancel()
+	// Detacher: waits for the pull to stop applying state, then lets its tracks go.
+	go func() {
+		<-p.done
+		p.detach(reason)
+	}()
 }
 
 // stopLocked stops p and ends its live here with rec (nil: silently).
@@ -453,14 +497,13 @@ func (n *Node) pickParent(name string, below int) (string, int) {
 	if !alive {
 		return "", 0
 	}
-	limit := n.cfg.MaxRelayChildren
-	if limit <= 0 || origin.Children[name] < limit {
+	if origin.canServe(name) {
 		return origin.ID, 1
 	}
 	best, bestDepth, bestKids := "", 0, 0
 	for _, c := range n.reg.all() {
 		d, serving := c.Serving[name]
-		if !serving || c.ID == n.cfg.NodeID || d == 0 || (below > 0 && d+1 >= below) || c.Children[name] >= limit {
+		if !serving || c.ID == n.cfg.NodeID || d == 0 || (below > 0 && d+1 >= below) || !c.canServe(name) {
 			continue
 		}
 		if best == "" || d < bestDepth || (d == bestDepth && c.Children[name] < bestKids) {

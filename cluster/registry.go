@@ -23,6 +23,9 @@ type NodeInfo struct {
 	MaxViewers int     `json:"max_viewers"` // beyond which joins are redirected (0: no limit)
 	CPU        float64 `json:"cpu"`         // cores busy, over the last heartbeat
 	EgressBps  uint64  `json:"egress_bps"`  // media bytes/s sent, over the last heartbeat
+	// MaxRelayChildren is how many nodes may pull one room from this one (0:
+	// no bound); each node's own bound decides whether it takes another.
+	MaxRelayChildren int `json:"max_relay_children,omitempty"`
 	// Serving maps each room whose live this node can relay to its depth:
 	// 0 at the origin, 1 at an edge pulling from it, and so on. Children
 	// counts the relay subscriptions it serves per room.
@@ -38,15 +41,22 @@ type registry struct {
 
 	mu    sync.Mutex
 	nodes map[string]NodeInfo
+	// Only a node whose own heartbeats have come back through its watch
+	// for a whole TTL judges others dead: when its NATS server dies (or the
+	// watch stalls), everyone's entries look stale to it, yet nobody died.
+	self      string
+	echo      time.Time // our own entry last seen through the watch
+	echoSince time.Time // since when echoes have come without a gap
 }
 
-func openRegistry(ctx context.Context, js jetstream.JetStream, ttl time.Duration) (*registry, error) {
+func openRegistry(ctx context.Context, js jetstream.JetStream, ttl time.Duration, replicas int) (*registry, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      nodeBucket,
 		Description: "talkrelay cluster nodes: id -> addresses and load; expire without heartbeats",
 		History:     1,
 		TTL:         ttl, // a node that stops heartbeating disappears
 		Storage:     jetstream.MemoryStorage,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: node bucket: %w", err)
@@ -61,6 +71,9 @@ func (g *registry) heartbeat(ctx context.Context, n NodeInfo) error {
 	if err != nil {
 		return err
 	}
+	g.mu.Lock()
+	g.self = n.ID
+	g.mu.Unlock()
 	if _, err := g.kv.Put(ctx, n.ID, b); err != nil {
 		return fmt.Errorf("cluster: heartbeat: %w", err)
 	}
@@ -88,6 +101,13 @@ func (g *registry) watch(ctx context.Context, changed func()) error {
 			delete(g.nodes, key)
 		} else if json.Unmarshal(value, &n) == nil {
 			g.nodes[key] = n
+			if key == g.self {
+				now := time.Now()
+				if now.Sub(g.echo) > g.ttl/2 {
+					g.echoSince = now // after a gap, others' entries need a TTL to catch up
+				}
+				g.echo = now
+			}
 		}
 	}, changed)
 }
@@ -99,10 +119,17 @@ func (g *registry) alive(id string) (NodeInfo, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n, ok := g.nodes[id]
-	if !ok || time.Since(n.Updated) > g.ttl {
+	if !ok || g.staleLocked(n) {
 		return NodeInfo{}, false
 	}
 	return n, true
+}
+
+// staleLocked reports an entry older than the TTL, while this node's own
+// heartbeats have been coming back through the watch long enough to tell.
+func (g *registry) staleLocked(n NodeInfo) bool {
+	judging := time.Since(g.echo) <= g.ttl/2 && time.Since(g.echoSince) > g.ttl
+	return time.Since(n.Updated) > g.ttl && judging
 }
 
 // all returns the live nodes.
@@ -111,9 +138,14 @@ func (g *registry) all() []NodeInfo {
 	defer g.mu.Unlock()
 	out := make([]NodeInfo, 0, len(g.nodes))
 	for _, n := range g.nodes {
-		if time.Since(n.Updated) <= g.ttl {
+		if !g.staleLocked(n) {
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// canServe reports whether the node takes one more edge pulling room.
+func (n NodeInfo) canServe(room string) bool {
+	return n.MaxRelayChildren <= 0 || n.Children[room] < n.MaxRelayChildren
 }

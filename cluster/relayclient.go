@@ -126,6 +126,7 @@ type pull struct {
 	tracks map[uint8]*relayTrack
 	kinds  map[uint8]int // track → kind, for re-attaching
 	ended  bool          // the parent said the live ended
+	lost   time.Time     // when a session showing the live failed; zero once a state arrives
 }
 
 // run pulls until cancelled or the live ends, reconnecting to the same
@@ -137,6 +138,9 @@ func (p *pull) run() {
 		err := p.once()
 		p.mu.Lock()
 		ended := p.ended
+		if err != nil && p.rl != nil && p.lost.IsZero() {
+			p.lost = time.Now()
+		}
 		p.mu.Unlock()
 		if ended {
 			return
@@ -231,9 +235,11 @@ func (p *pull) once() error {
 func (p *pull) apply(st room.RelayState) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lost = time.Time{}
 	if p.rl != nil && p.liveID == st.Live.ID && len(p.tracks) == countLayers(st.Tracks) {
 		p.rl.SetMuted(room.RelayAudio, st.Muted.Audio)
 		p.rl.SetMuted(room.RelayVideo, st.Muted.Video)
+		p.rl.SetInterrupted(st.Interrupted)
 		return nil
 	}
 	rl, err := p.n.rooms.AttachRemote(p.room, st)
@@ -320,6 +326,45 @@ func (p *pull) end(rec *wire.Live) {
 	if rl != nil {
 		rl.End(rec)
 	}
+}
+
+// detach stops the pull's tracks but leaves its live shown here: another
+// pull, or the host publishing here, carries it on with the same feeds.
+// reason, when set, shows the live interrupted meanwhile.
+func (p *pull) detach(reason string) {
+	p.mu.Lock()
+	rl := p.rl
+	for _, t := range p.tracks {
+		if t != nil {
+			t.close()
+		}
+	}
+	p.tracks = nil
+	p.mu.Unlock()
+	if rl != nil && reason != "" {
+		rl.SetInterrupted(reason)
+	}
+}
+
+// interrupt shows the pull's live interrupted for reason while it retries.
+func (p *pull) interrupt(reason string) {
+	p.mu.Lock()
+	rl := p.rl
+	p.mu.Unlock()
+	if rl != nil {
+		rl.SetInterrupted(reason)
+	}
+}
+
+// downFor is how long the relay of a live shown here has been down (0 while
+// it is up, or before it first came up).
+func (p *pull) downFor() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lost.IsZero() || p.rl == nil {
+		return 0
+	}
+	return time.Since(p.lost)
 }
 
 // attached reports whether the pull shows a live here.

@@ -15,8 +15,8 @@ import (
 // per room it pulls, one bidirectional control stream carrying JSON lines:
 //
 //	edge → parent: subscribe {room, sub}, pli, nack {track, seqs}
-//	parent → edge: state {state} (first, and whenever the live or its tracks
-//	               change), muted {kind, muted}, ended {live}
+//	parent → edge: state {state} (first, and whenever the live, its tracks
+//	               or its interruption change), muted {kind, muted}, ended {live}
 //
 // Media flows parent → edge in DATAGRAMs: a 6-byte header (the subscription
 // id the edge chose, the track, the publisher stream's generation) then the
@@ -35,7 +35,7 @@ const (
 
 // EndOriginLost is the live_ended reason edges give when the node publishing
 // the live is gone and no host came back.
-const EndOriginLost = "origin_lost"
+const EndOriginLost = wire.EndOriginLost
 
 type ctrl struct {
 	Op    string           `json:"op"`

@@ -69,23 +69,7 @@ func (s *relayServer) handleConn(ctx context.Context, conn *quic.Conn) {
 	ctx, cancel := context.WithCancel(conn.Context())
 	defer cancel()
 	// Datagram sender: owned by the connection, ends with it.
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b := <-out:
-				if err := conn.SendDatagram(b); err != nil {
-					var tooLarge *quic.DatagramTooLargeError
-					if errors.As(err, &tooLarge) {
-						s.dropped.Add(1)
-						continue
-					}
-					return
-				}
-			}
-		}
-	}()
+	go s.sendDatagrams(ctx, conn, out)
 	for {
 		st, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -93,6 +77,26 @@ func (s *relayServer) handleConn(ctx context.Context, conn *quic.Conn) {
 		}
 		// Subscription: owned by the connection, ends when either side closes the stream.
 		go s.subscription(ctx, st, out)
+	}
+}
+
+// sendDatagrams sends the datagrams queued for one edge connection until ctx
+// ends or the connection fails.
+func (s *relayServer) sendDatagrams(ctx context.Context, conn *quic.Conn, out <-chan []byte) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-out:
+			if err := conn.SendDatagram(b); err != nil {
+				var tooLarge *quic.DatagramTooLargeError
+				if errors.As(err, &tooLarge) {
+					s.dropped.Add(1)
+					continue
+				}
+				return
+			}
+		}
 	}
 }
 
@@ -167,7 +171,7 @@ func (s *relayServer) subscription(ctx context.Context, st *quic.Stream, out cha
 			_ = writeCtrl(st, ctrl{Op: opEnded, Live: s.endRecord(name, state.Live)})
 			return
 		}
-		if cur.Live.ID != state.Live.ID || !sameTracks(cur.Tracks, state.Tracks) {
+		if cur.Live.ID != state.Live.ID || !sameTracks(cur.Tracks, state.Tracks) || cur.Interrupted != state.Interrupted {
 			state = cur
 			if writeCtrl(st, ctrl{Op: opState, State: &cur}) != nil {
 				return

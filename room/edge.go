@@ -2,6 +2,7 @@ package room
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,11 +51,13 @@ type RelayTrack struct {
 }
 
 // RelayState is what an edge needs to present a live: the live, its host's
-// mute state and its tracks.
+// mute state, its tracks, and why its media stopped if it did.
 type RelayState struct {
 	Live   wire.Live      `json:"live"`
 	Muted  wire.MuteState `json:"muted"`
 	Tracks []RelayTrack   `json:"tracks"`
+	// Interrupted is the reason the live is interrupted ("" while it runs).
+	Interrupted string `json:"interrupted,omitempty"`
 }
 
 // ClusterRoom is a live room's state on this node, for the cluster's
@@ -180,7 +183,7 @@ func (m *Manager) RelayState(name string) (RelayState, error) {
 	if r.live == nil {
 		return RelayState{}, ErrNotLive
 	}
-	st := RelayState{Live: *r.live.wire(), Muted: r.hostMutedLocked()}
+	st := RelayState{Live: *r.live.wire(), Muted: r.hostMutedLocked(), Interrupted: r.live.interrupted}
 	if src := r.sources[r.hostIdentity]; src != nil {
 		for kind, f := range src.feeds {
 			if f == nil {
@@ -252,7 +255,10 @@ type RemoteLive struct {
 }
 
 // AttachRemote presents a live relayed from another node to the viewers of
-// room name here. The returned RemoteLive's feeds wait for Attach.
+// room name here. The returned RemoteLive's feeds wait for Attach. The live
+// already shown keeps its feeds of the same codec (its viewers continue on
+// the same tracks) when the relay is replaced: a new parent, or a new origin
+// after the host came back elsewhere.
 func (m *Manager) AttachRemote(name string, st RelayState) (*RemoteLive, error) {
 	r := m.liveRoom(name)
 	if r == nil {
@@ -268,13 +274,21 @@ func (m *Manager) AttachRemote(name string, st RelayState) (*RemoteLive, error) 
 		return nil, ErrLocalLive
 	}
 	var old *source
-	if r.edge.remote != nil { // a newer live replaces the one shown
+	if r.edge.remote != nil { // a newer relay replaces the one shown
 		old = r.sources[r.hostIdentity]
 		delete(r.sources, r.hostIdentity)
 	}
-	started := r.live == nil || r.live.id != st.Live.ID
+	same := r.live != nil && r.live.id == st.Live.ID
+	if r.live != nil && !same && r.live.interrupted != "" {
+		// The interrupted live never came back: the host started another.
+		end := time.Now()
+		r.broadcastLocked(wire.Message{Type: wire.TypeLiveEnded, Live: r.live.record(r.name, wire.EndOriginLost, end).wire()})
+	}
+	if !same {
+		r.live = &live{id: st.Live.ID, host: st.Live.Host, hostName: st.Live.HostName, started: time.UnixMilli(st.Live.StartedAt), peak: r.viewers}
+		r.live.interrupted = st.Interrupted
+	}
 	r.hostIdentity = st.Live.Host
-	r.live = &live{id: st.Live.ID, host: st.Live.Host, hostName: st.Live.HostName, started: time.UnixMilli(st.Live.StartedAt), peak: r.viewers}
 	src := &source{muted: [2]bool{st.Muted.Audio, st.Muted.Video}}
 	r.sources[st.Live.Host] = src
 	rl := &RemoteLive{r: r}
@@ -282,21 +296,28 @@ func (m *Manager) AttachRemote(name string, st RelayState) (*RemoteLive, error) 
 		if t.Kind != kindAudio && t.Kind != kindVideo {
 			continue
 		}
-		f := r.m.cfg.Engine.NewFeed(media.FeedConfig{
-			TrackID: kindNames[t.Kind], StreamID: r.name, Codec: t.Codec, RIDs: t.RIDs,
-			Workers: r.m.cfg.FeedWorkers, Logger: r.m.log.With("room", r.name, "relayed", true),
-		})
+		var f *media.Feed
+		if same && old != nil && sameFeed(old.feeds[t.Kind], t) {
+			f, old.feeds[t.Kind] = old.feeds[t.Kind], nil
+		} else {
+			f = r.m.cfg.Engine.NewFeed(media.FeedConfig{
+				TrackID: kindNames[t.Kind], StreamID: r.name, Codec: t.Codec, RIDs: t.RIDs,
+				Workers: r.m.cfg.FeedWorkers, Logger: r.m.log.With("room", r.name, "relayed", true),
+			})
+		}
 		f.SetMuted(src.muted[t.Kind])
 		src.feeds[t.Kind] = f
 		rl.feeds[t.Kind] = f
 	}
 	r.edge.remote = rl
-	if started {
+	if !same {
 		r.broadcastLocked(wire.Message{Type: wire.TypeLiveStarted, Live: r.live.wire()})
+	} else {
+		r.setInterruptedLocked(st.Interrupted)
 	}
 	for k, muted := range src.muted {
-		if muted {
-			r.broadcastLocked(wire.Message{Type: wire.TypeTrackMuted, Kind: kindNames[k], Muted: wire.Bool(true)})
+		if muted != (old != nil && old.muted[k]) || (!same && muted) {
+			r.broadcastLocked(wire.Message{Type: wire.TypeTrackMuted, Kind: kindNames[k], Muted: wire.Bool(muted)})
 		}
 	}
 	viewers := r.othersLocked(nil)
@@ -305,9 +326,26 @@ func (m *Manager) AttachRemote(name string, st RelayState) (*RemoteLive, error) 
 		v.syncFeeds()
 	}
 	if old != nil {
-		old.closeFeeds()
+		old.closeFeeds() // those not carried over
 	}
 	return rl, nil
+}
+
+// sameFeed reports whether f can carry relayed track t on: same kind of
+// media, codec and simulcast layers.
+func sameFeed(f *media.Feed, t RelayTrack) bool {
+	return f != nil && strings.EqualFold(f.Codec().MimeType, t.Codec.MimeType) && f.Layers() == max(len(t.RIDs), 1)
+}
+
+// Remote returns the relayed live shown in room name, or nil.
+func (m *Manager) Remote(name string) *RemoteLive {
+	r := m.liveRoom(name)
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.edge.remote
 }
 
 // Feed is the local feed of a relayed track kind (RelayAudio, RelayVideo), or nil.

@@ -72,11 +72,18 @@ type live struct {
 	started  time.Time
 	peak     int
 	chatters map[string]struct{} // viewers who chatted, at most maxTrackedChatters
+	// interrupted says why the host's media stopped while the live waits for
+	// the host ("" while it runs); see interrupt.go.
+	interrupted string
 }
 
 func (l *live) wire() *wire.Live {
+	state := wire.LiveOn
+	if l.interrupted != "" {
+		state = wire.LiveInterrupted
+	}
 	return &wire.Live{
-		ID: l.id, State: wire.LiveOn, Host: l.host, HostName: l.hostName,
+		ID: l.id, State: state, Host: l.host, HostName: l.hostName,
 		StartedAt: l.started.UnixMilli(), PeakViewers: l.peak,
 	}
 }

@@ -67,6 +67,14 @@ type Config struct {
 	// ICEServers, when set, gives the ICE servers (TURN with fresh
 	// credentials) each joined and resumed carries for an identity.
 	ICEServers func(identity string) []wire.ICEServer
+	// Nodes, when set (in a cluster), gives the other nodes' base URLs that
+	// joined carries, for a client to fail over to.
+	Nodes func() []string
+	// ContinueLive, when set (in a cluster), returns the live host was
+	// running in room on a node that died, so a host publishing here continues
+	// that live (same id and start) instead of starting a new one; nil when
+	// there is none.
+	ContinueLive func(room, host string) *wire.Live
 }
 
 // Manager owns the rooms of one server.

@@ -111,6 +111,9 @@ func (r *Room) joinedLocked(p *Participant) *wire.Joined {
 	if servers := r.m.cfg.ICEServers; servers != nil {
 		j.ICEServers = servers(g.Identity)
 	}
+	if nodes := r.m.cfg.Nodes; nodes != nil && r.kind == kindLiveRoom {
+		j.Nodes = nodes()
+	}
 	if window := r.m.cfg.ResumeWindow; p.sess != nil && window > 0 {
 		j.ResumeToken = p.id + "." + p.sess.newSecret()
 		j.ResumeWithinMS = window.Milliseconds()

@@ -185,6 +185,7 @@ func (r *Room) leave(p *Participant, onPurpose bool) {
 			cleanup = r.endLiveLocked(wire.EndHostLeft)
 		case r.live != nil:
 			r.graceTimer = time.AfterFunc(r.m.cfg.HostGrace, r.hostGraceExpired)
+			r.setInterruptedLocked(wire.InterruptHostDisconnected)
 		default:
 			delete(r.sources, r.hostIdentity) // the next host starts with mic and camera on
 			r.hostIdentity = ""
@@ -275,11 +276,19 @@ func (r *Room) publish(p *Participant, kind int, t *webrtc.TrackRemote, recv *we
 		}
 		src.feeds[kind] = f
 	}
-	started := r.live == nil && r.kind == kindLiveRoom
-	if started {
-		r.live = &live{id: newID("LV_"), host: p.grant.Identity, hostName: p.grant.Name, started: time.Now(), peak: r.viewers}
+	started := false
+	if r.live == nil && r.kind == kindLiveRoom {
+		// A live whose node died continues here; otherwise a new one starts.
+		if r.live = r.continuedLiveLocked(p.grant.Identity); r.live != nil {
+			p.log.Info("continuing a live whose node died", "live", r.live.id)
+		} else {
+			r.live = &live{id: newID("LV_"), host: p.grant.Identity, hostName: p.grant.Name, started: time.Now(), peak: r.viewers}
+			r.m.cfg.Metrics.LivesStarted.Inc()
+			started = true
+		}
 		r.broadcastLocked(wire.Message{Type: wire.TypeLiveStarted, Live: r.live.wire()})
-		r.m.cfg.Metrics.LivesStarted.Inc()
+	} else if r.kind == kindLiveRoom {
+		r.setInterruptedLocked("") // the host is back: its media flows again
 	}
 	viewers := r.othersLocked(p)
 	r.mu.Unlock()

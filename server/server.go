@@ -51,8 +51,16 @@ type Config struct {
 	// DisableGSO sends media one datagram per packet (no UDP GSO batching).
 	DisableGSO bool
 	DataDir    string // default "./data"
-	// NATSURL points at an external NATS (JetStream) instead of the embedded one.
+	// NATSURL points at an external NATS (JetStream) instead of the embedded
+	// one: one URL, or several servers of a NATS cluster comma-separated
+	// ("nats://a:4222,nats://b:4222"), so the node moves to another server when
+	// one dies.
 	NATSURL string
+	// NATSReplicas is how many servers of the NATS cluster keep each of the
+	// node's JetStream streams and buckets (default 1; 3 on a cluster of three
+	// or more JetStream servers survives losing one). The embedded NATS is one
+	// server: 1 only.
+	NATSReplicas int
 	// Cluster, with NATSURL, makes this node one of a cluster (cluster.go).
 	Cluster ClusterConfig
 	// ChatBlockedWords are words and phrases refused in chat messages.
@@ -150,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
-	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, NATSURL: cfg.NATSURL, Logger: cfg.Logger})
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, NATSURL: cfg.NATSURL, Replicas: cfg.NATSReplicas, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
 	}
@@ -177,7 +185,7 @@ func New(cfg Config) (*Server, error) {
 		Engine: engine, Lives: st, Logger: cfg.Logger, HostGrace: cfg.HostGrace, ResumeWindow: cfg.ResumeWindow,
 		Chat: s.chat, Banned: st.Banned,
 		MaxRooms: cfg.MaxRooms, MaxParticipants: cfg.MaxParticipants, MaxViewers: cfg.MaxViewers, MaxSpeakers: cfg.MaxSpeakers, Metrics: met,
-		ICEServers: s.ICEServers,
+		ICEServers: s.ICEServers, Nodes: s.clusterNodes, ContinueLive: s.continueLive,
 	})
 	phone, err := call.NewService(call.Config{
 		Rooms: s.rooms, Store: st, Logger: cfg.Logger, Metrics: met,
@@ -202,7 +210,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.whip = whip.New(whip.Config{
 		Rooms: s.rooms, Verifier: s.verify, Logger: cfg.Logger,
-		ICEServers: s.ICEServers, SessionTimeout: cfg.WHIPSessionTimeout,
+		ICEServers: s.ICEServers, SessionTimeout: cfg.WHIPSessionTimeout, Redirect: s.redirect,
 	})
 	// Scrape-time collectors: forwarding counters and room counts are read from
 	// their owners when Prometheus asks, so the packet path records nothing more.

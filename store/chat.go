@@ -146,7 +146,10 @@ func (s *Store) AppendChat(ctx context.Context, m ChatMessage) (ChatMessage, err
 // on the condition that the tail has not moved, retrying on conflict.
 func (s *Store) casPublish(ctx context.Context, all string, build func(tail rec) (*nats.Msg, error)) (*jetstream.PubAck, error) {
 	for attempt := 1; ; attempt++ {
-		t, err := s.tail(ctx, all)
+		// Both steps ride out a failover (retrying): a publish stored but not
+		// acknowledged fails its retry's condition, and the next round finds
+		// it as the tail and is told it is a duplicate.
+		t, err := retrying(ctx, func(ctx context.Context) (rec, error) { return s.tail(ctx, all) })
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +157,9 @@ func (s *Store) casPublish(ctx context.Context, all string, build func(tail rec)
 		if err != nil {
 			return nil, err
 		}
-		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequenceForSubject(t.pos, all))
+		ack, err := retrying(ctx, func(ctx context.Context) (*jetstream.PubAck, error) {
+			return s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequenceForSubject(t.pos, all))
+		})
 		if err == nil {
 			return ack, nil
 		}

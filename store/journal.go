@@ -30,7 +30,13 @@ func (s *Store) appendJSON(ctx context.Context, prefix, room, msgID string, v an
 	if msgID != "" {
 		msg.Header.Set(jetstream.MsgIDHeader, msg.Subject+" "+msgID)
 	}
-	if _, err := s.js.PublishMsg(ctx, msg); err != nil {
+	publish := func(ctx context.Context) (*jetstream.PubAck, error) { return s.js.PublishMsg(ctx, msg) }
+	if msgID != "" { // a retry is recognised: ride out a failover
+		_, err = retrying(ctx, publish)
+	} else {
+		_, err = publish(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	return nil

@@ -27,7 +27,9 @@ type Config struct {
 	// DataDir/nats. Required when NATSURL is empty.
 	DataDir string
 	// NATSURL selects an external NATS (for example nats://127.0.0.1:4222),
-	// which several SFU nodes can share. Empty runs the embedded server.
+	// which several SFU nodes can share; the URLs of several servers of a NATS
+	// cluster, comma-separated, let the store move to another when one dies.
+	// Empty runs the embedded server.
 	NATSURL string
 	// Replicas is the JetStream replica count of the store's streams and bucket:
 	// 1 (the default) for the embedded server, 3 for a clustered external NATS.
@@ -69,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: replicas %d must be positive", cfg.Replicas)
 	}
 	s := &Store{log: cfg.Logger.With("component", "store"), closed: make(chan struct{})}
-	opts := []nats.Option{
+	opts := append(FailoverOptions(),
 		nats.Name("talkrelay-store"),
 		nats.ClosedHandler(func(*nats.Conn) { close(s.closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -78,8 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { s.log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) }),
-		nats.MaxReconnects(-1),
-	}
+	)
 	url := cfg.NATSURL
 	if url == "" {
 		if cfg.DataDir == "" {

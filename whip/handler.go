@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,11 @@ type Config struct {
 	// AnswerTimeout bounds gathering the candidates an answer carries.
 	// Default 5 s.
 	AnswerTimeout time.Duration
+	// Redirect, when set (a cluster), may send a WHEP viewer to another node
+	// before it joins: a non-empty base URL is answered 307 Temporary
+	// Redirect to the same endpoint there (the placement of the WebSocket's
+	// redirect).
+	Redirect func(g auth.Grant) string
 }
 
 // Handler serves WHIP at /whip/{room} and WHEP at /whep/{room}, and each
@@ -158,6 +164,14 @@ func (h *Handler) post(e *endpoint, w http.ResponseWriter, r *http.Request) {
 	g, ok := h.authorize(e, w, r, roomName)
 	if !ok {
 		return
+	}
+	if e == whepEndpoint && h.cfg.Redirect != nil {
+		if base := h.cfg.Redirect(g); base != "" {
+			// 307 keeps the method and body: the player posts its offer there.
+			w.Header().Set("Location", strings.TrimSuffix(base, "/")+"/whep/"+url.PathEscape(roomName))
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
 	}
 	offer, ok := readBody(w, r, maxOfferBytes)
 	if !ok {

@@ -61,7 +61,8 @@ func runServer(args []string) int {
 	udpPort := fs.Int("udp-port", envInt("TALKRELAY_UDP_PORT", 7882), "UDP port for all media [TALKRELAY_UDP_PORT]")
 	nodeIP := fs.String("node-ip", envOr("TALKRELAY_NODE_IP", ""), "IP address(es) to advertise to clients, comma-separated [TALKRELAY_NODE_IP]")
 	dataDir := fs.String("data-dir", envOr("TALKRELAY_DATA_DIR", "./data"), "directory for stored data [TALKRELAY_DATA_DIR]")
-	natsURL := fs.String("nats", envOr("TALKRELAY_NATS", ""), "external NATS (JetStream) URL; empty runs an embedded one under --data-dir [TALKRELAY_NATS]")
+	natsURL := fs.String("nats", envOr("TALKRELAY_NATS", ""), "external NATS (JetStream) URL, or the URLs of a NATS cluster's servers comma-separated; empty runs an embedded one under --data-dir [TALKRELAY_NATS]")
+	natsReplicas := fs.Int("nats-replicas", envInt("TALKRELAY_NATS_REPLICAS", 1), "NATS servers that keep each JetStream stream and bucket; 3 on a NATS cluster of 3 or more survives losing one [TALKRELAY_NATS_REPLICAS]")
 	clusterCfg := clusterFlags(fs)
 	reachCfg := reachFlags(fs)
 	blocked := fs.String("chat-blocked-words", envOr("TALKRELAY_CHAT_BLOCKED_WORDS", ""), "comma-separated words or phrases refused in chat [TALKRELAY_CHAT_BLOCKED_WORDS]")
@@ -90,21 +91,29 @@ func runServer(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	reach, err := reachCfg()
+
+	dev := *apiKey == "" && *apiSecret == ""
+	cc, err := clusterCfg(clusterFlagContext{natsURL: *natsURL, udpPort: *udpPort, dev: dev, devPublic: *devPublic})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sfu:", err)
 		return 2
 	}
-
-	dev := *apiKey == "" && *apiSecret == ""
+	reach, err := reachCfg(portShift(cc.NodeID != "", *udpPort))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sfu:", err)
+		return 2
+	}
 	if dev {
 		*apiKey, *apiSecret = auth.DevAPIKey, auth.DevAPISecret
 		log.Warn("no API key configured: DEV MODE with the well-known dev credentials; never expose this server",
 			"api_key", auth.DevAPIKey, "api_secret", auth.DevAPISecret)
+		if cc.NodeID != "" && !chosen(fs, "cluster-secret", "TALKRELAY_CLUSTER_SECRET") {
+			log.Warn("DEV MODE cluster: the relay uses the well-known dev cluster secret", "cluster_secret", devClusterSecret)
+		}
 	}
 	var udpListen string
 	if dev && !*devPublic {
-		addr, err := devListenAddr(*httpAddr, flagSet(fs, "http-addr") || os.Getenv("TALKRELAY_HTTP_ADDR") != "")
+		addr, err := devListenAddr("http-addr", *httpAddr, chosen(fs, "http-addr", "TALKRELAY_HTTP_ADDR"))
 		if err != nil {
 			log.Error("refusing to start", "err", err)
 			return 2
@@ -115,13 +124,13 @@ func runServer(args []string) int {
 	nodeIPs := splitList(*nodeIP)
 	srv, err := server.New(server.Config{
 		UDPListenIP: udpListen, AllowedOrigins: splitList(*origins),
-		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL,
+		HTTPAddr: *httpAddr, UDPPort: *udpPort, NodeIPs: nodeIPs, DataDir: *dataDir, NATSURL: *natsURL, NATSReplicas: *natsReplicas,
 		APIKey: *apiKey, APISecret: *apiSecret, IncludeLoopback: dev, DisableGSO: !*gso, Logger: log,
 		DevTokens: dev, ICEServers: iceServerList(*iceServers),
 		ChatBlockedWords: splitList(*blocked), ChatHistory: *chatHistory,
 		MaxRooms: *maxRooms, MaxParticipants: *maxParticipants, MaxViewers: *maxViewers, MaxSpeakers: *maxSpeakers,
 		RingTimeout: *ringTimeout, CallReconnectGrace: *callGrace, ResumeWindow: *resumeWindow,
-		Cluster:    clusterCfg(),
+		Cluster:    cc,
 		Interfaces: reach.Interfaces, ICETCPPort: reach.TCPPort, TURN: reach.TURN,
 	})
 	if err != nil {
@@ -187,19 +196,20 @@ func runToken(args []string) int {
 	return 0
 }
 
-// devListenAddr keeps a dev-mode server, whose credentials everyone knows, on
-// loopback: an address left at its default moves to 127.0.0.1; one asked for
-// explicitly beyond loopback is refused.
-func devListenAddr(addr string, explicit bool) (string, error) {
+// devListenAddr keeps a listener (flag name) of a dev-mode server, whose
+// credentials everyone knows, on loopback: an address without a host (":7890",
+// the default or not) moves to 127.0.0.1; a host beyond loopback asked for
+// explicitly is refused.
+func devListenAddr(name, addr string, explicit bool) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("bad --http-addr %q: %w", addr, err)
+		return "", fmt.Errorf("bad --%s %q: %w", name, addr, err)
 	}
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 		return addr, nil
 	}
-	if explicit {
-		return "", fmt.Errorf("dev mode (no API key) on %q would serve the well-known dev credentials beyond this machine; bind to 127.0.0.1, configure --api-key/--api-secret, or pass --dev-public", addr)
+	if explicit && host != "" {
+		return "", fmt.Errorf("dev mode (no API key) on --%s %q would serve the well-known dev credentials beyond this machine; bind to 127.0.0.1, configure --api-key/--api-secret, or pass --dev-public", name, addr)
 	}
 	return net.JoinHostPort("127.0.0.1", port), nil
 }

@@ -33,9 +33,11 @@ type Message struct {
 	Joined    *Joined    `json:"joined,omitempty"`     // joined, resumed
 	Live      *Live      `json:"live,omitempty"`       // live_started, live_ended
 	Error     *Error     `json:"error,omitempty"`      // error
-	Reason    string     `json:"reason,omitempty"`     // server_shutdown
+	Reason    string     `json:"reason,omitempty"`     // server_shutdown, live_interrupted
 	// URL, in redirect, is the base URL of the node to join instead.
 	URL string `json:"url,omitempty"`
+	// Nodes, in nodes, are base URLs of other nodes of the cluster.
+	Nodes []string `json:"nodes,omitempty"`
 
 	Callee   string        `json:"callee,omitempty"`   // call.invite: the identity called
 	Mode     string        `json:"mode,omitempty"`     // call.invite, call.mode: "voice" or "video"
@@ -154,6 +156,9 @@ type Joined struct {
 	// (join.resume) within ResumeWithinMS; each joined or resumed brings a new one.
 	ResumeToken    string `json:"resume_token,omitempty"`
 	ResumeWithinMS int64  `json:"resume_within_ms,omitempty"`
+	// Nodes, in a cluster, are base URLs of other nodes this client may join
+	// (same token) if this node becomes unreachable; see TypeNodes.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // MuteState tells which of the host's tracks are muted.
@@ -165,7 +170,7 @@ type MuteState struct {
 // Live describes one live broadcast of a room.
 type Live struct {
 	ID          string `json:"id"`
-	State       string `json:"state"` // LiveOn or LiveEnded
+	State       string `json:"state"` // LiveOn, LiveInterrupted or LiveEnded
 	Host        string `json:"host,omitempty"`
 	HostName    string `json:"host_name,omitempty"`
 	StartedAt   int64  `json:"started_at_ms,omitempty"` // Unix milliseconds
