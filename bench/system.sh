@@ -4,6 +4,8 @@
 #   bench/system.sh                 # 100 500 1000 viewers, 1.5 Mbit/s, 20 s each
 #   VIEWERS="200" DURATION=15s bench/system.sh
 #   SFU_FLAGS="--udp-gso=false" bench/system.sh   # compare without GSO
+#   LOADGEN_FLAGS="--viewer-gro=false" bench/system.sh   # receivers without UDP GRO
+#   SFU_BIN=/tmp/sfu-old bench/system.sh           # a baseline build, same load generator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIEWERS=${VIEWERS:-"100 500 1000"}
@@ -14,7 +16,7 @@ UDP=${UDP:-17882}
 tmp=$(mktemp -d)
 trap 'kill "$sfu_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-go build -o "$tmp/sfu" ./cmd/sfu
+if [ -n "${SFU_BIN:-}" ]; then cp "$SFU_BIN" "$tmp/sfu"; else go build -o "$tmp/sfu" ./cmd/sfu; fi
 go build -o "$tmp/loadgen" ./cmd/loadgen
 "$tmp/sfu" --http-addr "127.0.0.1:$PORT" --udp-port "$UDP" --data-dir "$tmp/data" ${SFU_FLAGS:-} >"$tmp/sfu.log" 2>&1 &
 sfu_pid=$!
@@ -23,7 +25,7 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && b
 printf '%-8s %-10s %-10s %-12s %-14s %-10s %-10s %-10s\n' viewers connected loss delivered_pps sfu_us_per_pkt lat_p50 lat_p99 join_p99
 for n in $VIEWERS; do
   "$tmp/loadgen" live --url "http://127.0.0.1:$PORT" --room "bench-$n" --viewers "$n" \
-    --duration "$DURATION" --bitrate "$BITRATE" --json >"$tmp/out.json" 2>"$tmp/err.log" || true
+    --duration "$DURATION" --bitrate "$BITRATE" ${LOADGEN_FLAGS:-} --json >"$tmp/out.json" 2>"$tmp/err.log" || true
   python3 - "$n" "$tmp/out.json" <<'PY'
 import json, sys
 n, path = sys.argv[1], sys.argv[2]
