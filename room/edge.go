@@ -239,6 +239,7 @@ func (m *Manager) SetRemoteViewers(name string, n int) {
 	r.mu.Lock()
 	if r.edge.remoteViewers != n {
 		r.edge.remoteViewers = n
+		r.notePeakLocked()
 		r.countChangedLocked()
 	}
 	r.mu.Unlock()
@@ -246,6 +247,14 @@ func (m *Manager) SetRemoteViewers(name string, n int) {
 
 // totalViewersLocked is the room's viewers on every node.
 func (r *Room) totalViewersLocked() int { return r.viewers + r.edge.remoteViewers }
+
+// notePeakLocked raises the live's peak to the viewers on every node: the
+// record the origin keeps counts the whole audience.
+func (r *Room) notePeakLocked() {
+	if r.live != nil {
+		r.live.peak = max(r.live.peak, r.totalViewersLocked())
+	}
+}
 
 // RemoteLive is a live published on another node, shown to this node's
 // viewers through local feeds that a relay fills.

@@ -138,9 +138,7 @@ func (r *Room) join(g auth.Grant, peer Peer, o JoinOptions) (*Participant, error
 	} else if replaced == nil {
 		r.viewers++
 		r.m.viewers.Add(1)
-		if r.live != nil && r.viewers > r.live.peak {
-			r.live.peak = r.viewers
-		}
+		r.notePeakLocked()
 	}
 	p.peer.Send(wire.Message{Type: wire.TypeJoined, ID: o.ID, Joined: r.joinedLocked(p)})
 	r.groupJoinedLocked(p)

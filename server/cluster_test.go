@@ -140,6 +140,10 @@ func TestClusterTwoNodes(t *testing.T) {
 	if ended.Live == nil || ended.Live.EndReason != wire.EndHostEnded {
 		t.Fatalf("live_ended on B = %+v; want the host's end", ended.Live)
 	}
+	// The record counts the audience on both nodes, not A's alone (1).
+	if ended.Live.PeakViewers < 2 {
+		t.Fatalf("peak viewers %d; want the sum over nodes (at least 2)", ended.Live.PeakViewers)
+	}
 	servertest.WaitFor(t, 5*time.Second, "room released", func() bool {
 		_, ok := b.node.Cluster().Origin("big")
 		return !ok
