@@ -327,12 +327,17 @@ func (d *DownTrack) sealScratch() []byte {
 
 // choosePath runs at the down track's first packet: the direct path when
 // its connection's keys are known by then (they are once DTLS is up, before
-// any packet), else pion's for good, so that one SRTP context owns the
-// stream's rollover counter from the start.
+// any packet) and the viewer is reached over UDP, else pion's for good, so
+// that one SRTP context owns the stream's rollover counter from the start.
+// A direct track whose viewer later moves to ICE-TCP falls back to pion's
+// writer packet by packet; pion's context then starts its rollover counter
+// at 0, which is right until the track's 65,536th packet (known limit: a
+// move after that breaks the viewer's decryption of the track).
 func (d *DownTrack) choosePath() {
 	d.wrote = true
 	path := "pion"
-	if d.link != nil {
+	// A viewer reached over ICE-TCP starts (and stays) on pion's path.
+	if d.link != nil && d.link.dest.Load() != nil {
 		w, err := newDirectWriter(d.link)
 		if err != nil {
 			d.feed.log.Warn("media: direct srtp path unavailable", "err", err)
