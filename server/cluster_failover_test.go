@@ -265,7 +265,7 @@ func TestClusterModerationCrossesNodes(t *testing.T) {
 	})
 	troll := b.join("mod", "troll", auth.RoleViewer, nil)
 	fan := b.join("mod", "fan", auth.RoleViewer, nil)
-	nextEvent(t, fan, wire.TypeLiveStarted, 10*time.Second)
+	waitLiveOn(t, fan, 10*time.Second)
 	hc, tc, fc := newChatter(t, h.c), newChatter(t, troll), newChatter(t, fan)
 
 	hc.send(t, map[string]any{"type": "send", "id": "w", "text": "welcome"})

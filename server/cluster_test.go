@@ -39,7 +39,10 @@ func clusterNode(t *testing.T, natsURL, id string, tweak func(*server.Config)) *
 		c.NATSURL = natsURL
 		c.Cluster = server.ClusterConfig{
 			NodeID: id, RelayAddr: "127.0.0.1:0", Secret: "test cluster secret 0123456789",
-			Heartbeat: 200 * time.Millisecond,
+			// Quick enough for the tests' waits; the registry's TTL (4
+			// beats, 2 s) outlasts the stalls of a loaded 2-core machine
+			// under the race detector, so no live node is taken for dead.
+			Heartbeat: 500 * time.Millisecond,
 		}
 		if tweak != nil {
 			tweak(c)

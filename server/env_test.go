@@ -324,6 +324,16 @@ func nextEvent(t *testing.T, c *client.Client, typ string, d time.Duration) wire
 	return servertest.NextEvent(t, c, typ, d)
 }
 
+// waitLiveOn returns once c sees the live on: in its joined state (a viewer
+// who joined a running live) or in a live_started event.
+func waitLiveOn(t *testing.T, c *client.Client, d time.Duration) {
+	t.Helper()
+	if l := c.Joined().Live; l != nil && l.State == wire.LiveOn {
+		return
+	}
+	servertest.NextEvent(t, c, wire.TypeLiveStarted, d)
+}
+
 // joinErr tries to join and returns the client or the error.
 func joinErr(e *env, room, identity string, role auth.Role) (*client.Client, error) {
 	return e.tryJoin(room, identity, role, nil)
