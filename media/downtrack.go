@@ -206,7 +206,7 @@ func (d *DownTrack) forward(hdr *rtp.Header, ts uint32, payload []byte, ref pack
 	if d.sel != nil && d.feed.codecKind == codec.VP8 {
 		payload = d.vp8.munge(payload, true)
 	}
-	if err := d.write(hdr, payload); err != nil {
+	if err := d.write(hdr, payload, out); err != nil {
 		return false
 	}
 	d.lastExt = ref.ext
@@ -294,17 +294,18 @@ func (d *DownTrack) resend(hdr *rtp.Header, payload []byte, ext uint64) bool {
 	if d.sel != nil && d.feed.codecKind == codec.VP8 {
 		payload = d.vp8.munge(payload, false)
 	}
-	return d.write(hdr, payload) == nil
+	return d.write(hdr, payload, ext-d.seqBase) == nil
 }
 
 // write sends one rewritten packet: directly when the link allows, else
 // through pion's track writer. Only the serving worker calls it.
-func (d *DownTrack) write(hdr *rtp.Header, payload []byte) error {
+// out is the packet's extended sequence number on the viewer's stream.
+func (d *DownTrack) write(hdr *rtp.Header, payload []byte, out uint64) error {
 	if !d.wrote {
 		d.choosePath()
 	}
 	if d.direct != nil {
-		err := d.direct.write(hdr, payload, d.sealScratch())
+		err := d.direct.write(hdr, payload, out, d.sealScratch())
 		if !errors.Is(err, errNoDirectPath) {
 			return err
 		}
