@@ -462,25 +462,24 @@ func (n *Node) startLocked(name, parent string, depth int) {
 
 // detachLocked stops p but leaves its live shown here (failover.go).
 func (n *Node) detachLocked(name string, p *pull, reason string) {
-	delete(n.pulls, name)
-	delete(n.idle, name)
-	p.cancel()
-	// Detacher: waits for the pull to stop applying state, then lets its tracks go.
-	go func() {
-		<-p.done
-		p.detach(reason)
-	}()
+	n.cancelPullLocked(name, p, func() { p.detach(reason) }) // lets its tracks go
 }
 
 // stopLocked stops p and ends its live here with rec (nil: silently).
 func (n *Node) stopLocked(name string, p *pull, rec *wire.Live) {
+	n.cancelPullLocked(name, p, func() { p.end(rec) })
+}
+
+// cancelPullLocked forgets p and cancels it; then, once the pull has
+// stopped applying state, then runs on a goroutine of its own that ends
+// with it.
+func (n *Node) cancelPullLocked(name string, p *pull, then func()) {
 	delete(n.pulls, name)
 	delete(n.idle, name)
 	p.cancel()
-	// Ender: waits for the pull to stop applying state, then ends the live here.
 	go func() {
 		<-p.done
-		p.end(rec)
+		then()
 	}()
 }
 

@@ -13,23 +13,10 @@ import (
 // all wait for the flush, which sends them in order.
 func TestBatchConnHoldsEveryRunUntilFlush(t *testing.T) {
 	c, rx, addr := pair(t)
-	sizes := []int{1200, 1200, 700, 100, 1200, 1200, 1200, 90, 80}
-	var sent [][]byte
-	for i, n := range sizes {
-		p := rtpDatagram(byte(i), n)
-		sent = append(sent, p)
-		if _, err := c.WriteToAddrPort(p, addr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sent := writeRTP(t, c, addr, []int{1200, 1200, 700, 100, 1200, 1200, 1200, 90, 80})
 	expectNothing(t, rx)
 	c.Flush()
-	got := receive(t, rx, len(sent))
-	for i := range sent {
-		if !bytes.Equal(got[i], sent[i]) {
-			t.Fatalf("datagram %d: got %d bytes, want %d", i, len(got[i]), len(sent[i]))
-		}
-	}
+	expectReceived(t, rx, sent)
 }
 
 // A destination that fills more runs than a batch holds between flushes is

@@ -110,6 +110,14 @@ func TestBatchConnMixedSizes(t *testing.T) {
 // that rx receives exactly them, in order.
 func sendAndCompare(t *testing.T, c *BatchConn, rx *net.UDPConn, addr netip.AddrPort, sizes []int) {
 	t.Helper()
+	sent := writeRTP(t, c, addr, sizes)
+	c.Flush()
+	expectReceived(t, rx, sent)
+}
+
+// writeRTP writes RTP datagrams of the given sizes to addr and returns them.
+func writeRTP(t *testing.T, c *BatchConn, addr netip.AddrPort, sizes []int) [][]byte {
+	t.Helper()
 	var sent [][]byte
 	for i, n := range sizes {
 		p := rtpDatagram(byte(i), n)
@@ -118,7 +126,12 @@ func sendAndCompare(t *testing.T, c *BatchConn, rx *net.UDPConn, addr netip.Addr
 			t.Fatal(err)
 		}
 	}
-	c.Flush()
+	return sent
+}
+
+// expectReceived checks that rx receives exactly sent, in order.
+func expectReceived(t *testing.T, rx *net.UDPConn, sent [][]byte) {
+	t.Helper()
 	got := receive(t, rx, len(sent))
 	for i := range sent {
 		if !bytes.Equal(got[i], sent[i]) {

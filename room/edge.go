@@ -147,16 +147,22 @@ func (m *Manager) liveRoom(name string) *Room {
 	return r
 }
 
-// ClusterRooms lists the live rooms open on this node.
-func (m *Manager) ClusterRooms() []ClusterRoom {
+// liveRooms is a snapshot of the live rooms open on this node.
+func (m *Manager) liveRooms() []*Room {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	rooms := make([]*Room, 0, len(m.rooms))
 	for _, r := range m.rooms {
 		if r.kind == kindLiveRoom {
 			rooms = append(rooms, r)
 		}
 	}
-	m.mu.Unlock()
+	return rooms
+}
+
+// ClusterRooms lists the live rooms open on this node.
+func (m *Manager) ClusterRooms() []ClusterRoom {
+	rooms := m.liveRooms()
 	out := make([]ClusterRoom, 0, len(rooms))
 	for _, r := range rooms {
 		r.mu.Lock()

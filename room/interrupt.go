@@ -57,15 +57,7 @@ func (r *Room) continuedLiveLocked(host string) *live {
 // Announce sends m to every participant of every live room here: cluster
 // news all of them need (the nodes they may fail over to).
 func (m *Manager) Announce(msg wire.Message) {
-	m.mu.Lock()
-	rooms := make([]*Room, 0, len(m.rooms))
-	for _, r := range m.rooms {
-		if r.kind == kindLiveRoom {
-			rooms = append(rooms, r)
-		}
-	}
-	m.mu.Unlock()
-	for _, r := range rooms {
+	for _, r := range m.liveRooms() {
 		r.mu.Lock()
 		r.broadcastLocked(msg)
 		r.mu.Unlock()
