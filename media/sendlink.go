@@ -118,7 +118,10 @@ func (l *sendLink) watch(pc *webrtc.PeerConnection, closed func()) {
 func (l *sendLink) derive() {
 	l.mu.Lock()
 	cr, sr, ms, suite, profile := l.clientRandom, l.serverRandom, l.master, l.suite, l.profile
+	// The master secret is needed once: it is not kept past this.
+	l.clientRandom, l.serverRandom, l.master = nil, nil, nil
 	l.mu.Unlock()
+	defer clear(ms)
 	if cr == nil || sr == nil || ms == nil || profile == 0 {
 		return // the SFU was the DTLS client, or the handshake hid something
 	}
