@@ -567,3 +567,37 @@ func TestResumeNotAfterServerEnds(t *testing.T) {
 	noReconnect("leaving client", llog)
 	noReconnect("client at shutdown", slog)
 }
+
+// A host whose session is gone (dropped, not resumed within the window) puts
+// the live in the interrupted state viewers can show ("host reconnecting");
+// when the host publishes again within the grace, the same live resumes.
+func TestHostDropInterruptsThenResumesLive(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) {
+		c.HostGrace = 20 * time.Second
+		c.ResumeWindow = 300 * time.Millisecond
+	})
+	rec := &recorder{}
+	viewer := e.join("back", "viewer", auth.RoleViewer, rec.onTrack)
+	vlog := watchEvents(viewer)
+	h := e.startHost("back", "host", hostOptions{})
+	started := vlog.wait(t, wire.TypeLiveStarted, 1)
+	h.stop()
+	h.c.DropSignaling() // without Resume the host's client just ends
+
+	in := vlog.wait(t, wire.TypeLiveInterrupted, 1)
+	if in.Reason != wire.InterruptHostDisconnected || in.Live == nil || in.Live.ID != started.Live.ID ||
+		in.Live.State != wire.LiveInterrupted {
+		t.Fatalf("live_interrupted = %+v (reason %q); want live %s interrupted, host_disconnected", in.Live, in.Reason, started.Live.ID)
+	}
+
+	v0, _ := rec.counts()
+	e.startHost("back", "host", hostOptions{})
+	back := vlog.wait(t, wire.TypeLiveResumed, 1)
+	if back.Live == nil || back.Live.ID != started.Live.ID || back.Live.State != wire.LiveOn {
+		t.Fatalf("live_resumed = %+v; want live %s on again", back.Live, started.Live.ID)
+	}
+	waitFor(t, 10*time.Second, "media from the returning host", func() bool { v, _ := rec.counts(); return v > v0+30 })
+	if ended, _ := vlog.of(wire.TypeLiveEnded); len(ended) != 0 {
+		t.Fatalf("viewer heard live_ended: %+v", ended[0].Live)
+	}
+}

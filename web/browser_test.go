@@ -349,3 +349,49 @@ func TestBrowserCall(t *testing.T) {
 	alice.waitFor("declined", `document.querySelector('#status').textContent.includes('declined')`, 10*time.Second)
 	bob.waitState("idle", 10*time.Second)
 }
+
+// The host's connection drops for longer than the server keeps its session:
+// the viewer's page says the host is reconnecting (the live goes on), and
+// when the host page gets through again it publishes anew and the viewer
+// watches the same live again.
+func TestBrowserViewerSeesHostReconnecting(t *testing.T) {
+	requireChromium(t)
+	n := servertest.Start(t, func(c *server.Config) {
+		c.DevTokens = true
+		c.ResumeWindow = 500 * time.Millisecond
+		c.HostGrace = 30 * time.Second
+	})
+	b := newBrowser(t)
+	host := b.open("host", n.URL+"/host.html?room=comeback&identity=alice&name=Alice")
+	host.waitState("ready", 20*time.Second)
+	host.click("#go-live")
+	host.waitState("live", 20*time.Second)
+	viewer := b.open("viewer", n.URL+"/watch.html?room=comeback&identity=bob&name=Bob")
+	viewer.waitState("live", 20*time.Second)
+	viewer.decodes(`window.talkrelay.videoStats()`)
+	liveID, err := eval[string](viewer, `window.talkrelay.joined.live.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.ok(`window.talkrelay.addEventListener('live_resumed', (e) => { window.resumedLive = e.detail.live.id; }), true`); err != nil {
+		t.Fatal(err)
+	}
+
+	// The host page loses its signaling and cannot dial again for a while
+	// (its WebSocket constructor fails, as offline): its session expires.
+	if err := host.ok(`window.__ws = WebSocket, window.WebSocket = function() { throw new Error('offline'); }, window.talkrelay.ws.close(), true`); err != nil {
+		t.Fatal(err)
+	}
+	viewer.waitState("interrupted", 15*time.Second)
+	viewer.waitFor("the reconnecting notice", `document.querySelector('#status').textContent.includes('reconnecting')`, 5*time.Second)
+
+	// Back online: the host page rejoins and publishes; the same live runs.
+	if err := host.ok(`window.WebSocket = window.__ws, true`); err != nil {
+		t.Fatal(err)
+	}
+	viewer.waitState("live", 30*time.Second)
+	viewer.decodes(`window.talkrelay.videoStats()`)
+	if got, err := eval[string](viewer, `window.resumedLive || ''`); err != nil || got != liveID {
+		t.Fatalf("live_resumed for %q (%v); want the same live %q", got, err, liveID)
+	}
+}

@@ -1,5 +1,6 @@
 // The viewer page: the live video, chat, the viewer count, a reconnecting
-// state, and the "host ended the live" screen, which stays until closed.
+// state (ours, or the host's: the live is interrupted), and the "host ended
+// the live" screen, which stays until closed.
 import {Session, tokenFor} from './talkrelay.js';
 import {$, params, setState, show, duration, Clock, ChatPanel} from './ui.js';
 
@@ -22,6 +23,12 @@ async function main() {
     clock.start(live.started_at_ms);
   };
   const waiting = () => { setState('waiting'); status('Waiting for the host to go live…'); };
+  // The live goes on but the host's media stopped: its connection dropped,
+  // or (in a cluster) the server it published through is gone.
+  const interrupted = (reason) => {
+    setState('interrupted');
+    status(reason === 'origin_lost' ? 'Lost the host\'s connection. Waiting for the host to come back…' : 'The host is reconnecting…');
+  };
   const tellSize = () => s.send({type: 'video_size', width: video.clientWidth, height: video.clientHeight});
 
   s.addEventListener('stream', (e) => {
@@ -30,6 +37,8 @@ async function main() {
   });
   s.addEventListener('viewer_count', (e) => { $('#viewer-count').textContent = e.detail.count; });
   s.addEventListener('live_started', (e) => onLive(e.detail.live));
+  s.addEventListener('live_interrupted', (e) => interrupted(e.detail.reason));
+  s.addEventListener('live_resumed', (e) => onLive(e.detail.live));
   s.addEventListener('live_ended', (e) => {
     const live = e.detail.live;
     clock.stop();
@@ -72,6 +81,7 @@ async function main() {
   tellSize();
   if (joined.live) onLive(joined.live);
   else waiting();
+  if (joined.live && joined.live.state === 'interrupted') interrupted('');
 }
 
 main().catch((e) => { status('Error: ' + e.message); setState('error'); });
