@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -45,6 +46,13 @@ type APIOptions struct {
 	// loss and rate caps on what the client receives).
 	Net transport.Net
 }
+
+// ICE timeouts of the client's connections (see NewAPI).
+const (
+	iceDisconnectedAfter = 3 * time.Second
+	iceFailedAfter       = 25 * time.Second
+	iceKeepalive         = 2 * time.Second
+)
 
 // NewAPI builds the pion API a client uses: Opus, VP8 and H.264 at the SFU's
 // payload types, with NACK, PLI and FIR feedback on video, and only the
@@ -90,6 +98,11 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(opts.IncludeLoopback)
+	// A connection that hears nothing for 3 s (media, or the 2 s consent
+	// checks' answers) is down: the client then asks whether its node is
+	// still there (liveness.go). pion's default, 5 s, is the rest of the
+	// 5 s a failover may take.
+	se.SetICETimeouts(iceDisconnectedAfter, iceFailedAfter, iceKeepalive)
 	// The SFU hands out plain IP candidates; skipping mDNS saves a multicast
 	// socket per peer connection.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

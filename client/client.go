@@ -73,6 +73,12 @@ type Config struct {
 	// KeepaliveInterval is how often the client pings so the server does not
 	// close it as idle; 0 means 20 s.
 	KeepaliveInterval time.Duration
+	// LivenessTimeout is how long the server may stay silent before the
+	// client takes the connection for dead (a node that died with its
+	// machine sends no reset) and drops it, to resume or fail over; 0 means
+	// twice KeepaliveInterval plus 5 s. A peer connection going down makes
+	// the client ask at once, and wait only 2 s for an answer.
+	LivenessTimeout time.Duration
 	// Resume keeps the session through a dropped WebSocket (the network
 	// changed or failed): the SDK reconnects by itself with the session's
 	// resume token, retrying with backoff, and the session carries on with its
@@ -122,6 +128,11 @@ type Client struct {
 	pub *peer
 
 	pubMu sync.Mutex // serialises Publish
+
+	lastHeard atomic.Int64  // Unix ns of the server's last message (liveness.go)
+	probe     chan struct{} // asks the liveness watchdog to check now
+	// silentDrop: the watchdog dropped the link; resume tries other nodes first.
+	silentDrop atomic.Bool
 
 	mu          sync.Mutex
 	link        *link                    // the current WebSocket; a resume replaces it
@@ -178,6 +189,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 		joined:  *joined.Joined,
 		home:    cfg.URL,
 		nodes:   joined.Joined.Nodes,
+		probe:   make(chan struct{}, 1),
 		ctx:     cctx,
 		cancel:  cancel,
 		out:     make(chan []byte, sendQueueLen),
@@ -192,29 +204,11 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 
 	c.wg.Add(3)
 	go c.writeLoop()
+	c.heard()
 	go c.readLoop(early)
 	go c.keepalive()
 	c.log.Debug("joined", "room", joined.Joined.Room)
 	return c, nil
-}
-
-// keepalive pings the server until the client ends.
-func (c *Client) keepalive() {
-	defer c.wg.Done()
-	every := c.cfg.KeepaliveInterval
-	if every <= 0 {
-		every = keepaliveInterval
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.sendAsync(wire.Message{Type: wire.TypePing})
-		}
-	}
 }
 
 // Joined returns the server's description of the room at join time (at the

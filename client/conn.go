@@ -130,6 +130,7 @@ func (c *Client) readLoop(early []wire.Message) {
 		ws := c.currentLink().ws
 		m, err := readMessage(c.ctx, ws)
 		if err == nil {
+			c.heard()
 			c.dispatch(m)
 			continue
 		}

@@ -89,24 +89,14 @@ func (c *Client) resume(cause error) error {
 			return nil
 		}
 		others := c.alternates()
-		attempt := resumeDialTimeout
-		if len(others) > 0 {
-			attempt = failoverDialTimeout
-		}
-		cfg := c.cfg
-		cfg.URL = home
-		ctx, cancel := context.WithTimeout(c.ctx, min(time.Until(deadline), attempt))
-		ws, early, reply, err := dialAndJoin(ctx, cfg, c.Joined().ResumeToken, c.chat.lastSeq())
-		cancel()
-		if err == nil {
-			return c.adopt(ws, early, reply, home)
-		}
-		if c.ctx.Err() != nil {
-			return ErrClosed
-		}
-		var we *wire.Error
-		if errors.As(err, &we) {
-			return err
+		// The watchdog dropped a node that stopped answering: this round
+		// goes to the others first.
+		err := errNodeSilent
+		if !c.silentDrop.Swap(false) || len(others) == 0 {
+			var done bool
+			if done, err = c.resumeHome(home, len(others) > 0, deadline); done {
+				return err
+			}
 		}
 		if len(others) > 0 {
 			j, ferr := c.failover(others, deadline)
@@ -132,6 +122,33 @@ func (c *Client) resume(cause error) error {
 	}
 }
 
+var errNodeSilent = errors.New("client: the node stopped answering")
+
+// resumeHome tries to take the session back at its node. done: resumed (err
+// nil), refused for good, or the client ended; else err says why it failed.
+func (c *Client) resumeHome(home string, others bool, deadline time.Time) (done bool, err error) {
+	attempt := resumeDialTimeout
+	if others {
+		attempt = failoverDialTimeout
+	}
+	cfg := c.cfg
+	cfg.URL = home
+	ctx, cancel := context.WithTimeout(c.ctx, min(time.Until(deadline), attempt))
+	ws, early, reply, err := dialAndJoin(ctx, cfg, c.Joined().ResumeToken, c.chat.lastSeq())
+	cancel()
+	if err == nil {
+		return true, c.adopt(ws, early, reply, home)
+	}
+	if c.ctx.Err() != nil {
+		return true, ErrClosed
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return true, err
+	}
+	return false, err
+}
+
 // adopt makes ws, on the node at url, the session's WebSocket. resumed means
 // the session went on; joined means the server started a new one (the old
 // one's window passed, or another node took the client), so the old peer
@@ -145,6 +162,7 @@ func (c *Client) adopt(ws *websocket.Conn, early []wire.Message, reply wire.Mess
 	}
 	old := c.link
 	c.link = newLink(ws)
+	c.heard()
 	c.joined = *reply.Joined
 	c.home = url
 	c.nodes = slices.Clone(reply.Joined.Nodes)
@@ -233,6 +251,9 @@ func (c *Client) restartPublisherNow() {
 // watchPeer follows a connection's state. With Config.Resume a publisher that
 // stays disconnected, or fails, is restarted (the SFU restarts subscribers).
 func (c *Client) watchPeer(p *peer, st webrtc.PeerConnectionState) {
+	if iceDown(st) {
+		c.probeServer() // media stopped: is the node still there?
+	}
 	if !c.cfg.Resume || p.target != wire.TargetPublisher {
 		return
 	}

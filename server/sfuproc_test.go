@@ -93,3 +93,12 @@ func (p *sfuProc) kill() {
 		p.t.Errorf("sfu process %d did not exit after SIGKILL", p.cmd.Process.Pid)
 	}
 }
+
+// freeze stops the process with SIGSTOP: alive to the kernel (its sockets
+// accept connections, nothing resets them) but silent, as a hung node or one
+// cut off by the network. Cleanup's kill ends it.
+func (p *sfuProc) freeze() {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		p.t.Fatalf("freeze sfu process: %v", err)
+	}
+}
