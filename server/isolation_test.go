@@ -139,7 +139,11 @@ func TestAbusiveViewerIsContained(t *testing.T) {
 	if during.missing > before.missing {
 		t.Errorf("healthy viewers lost %d packets with the abuser, %d without", during.missing, before.missing)
 	}
-	if limit := max(2*before.p95, before.p95+20*time.Millisecond); during.p95 > limit {
+	// The bound is loose on purpose: a loaded 2-core machine (CI runs two
+	// packages at once) stalls for tens of milliseconds now and then; an
+	// abuser that got through would add far more (every NACK answered
+	// without a budget is 16 retransmitted packets).
+	if limit := max(3*before.p95, before.p95+50*time.Millisecond); during.p95 > limit {
 		t.Errorf("healthy viewers' p95 latency %v with the abuser, %v without (limit %v)", during.p95, before.p95, limit)
 	}
 	if keyReqs > 8 { // one per 500 ms over 3 s, plus the edges
