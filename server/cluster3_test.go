@@ -37,17 +37,52 @@ import (
 func TestClusterThreeNATSServersLoseOne(t *testing.T) {
 	nc := startNATSCluster(t, 3)
 	victim := (nc.metaLeader() + 1) % 3
+	loseOneNATSServer(t, natsLoss{
+		urls: nc.urls(), victimURL: nc.servers[victim].ClientURL(),
+		lead: func(stream string) { nc.moveStreamLeader(stream, victim) },
+		holdsC: func() bool {
+			names := nc.connections(victim)
+			return slices.Contains(names, "talkrelay-cluster-c") && slices.Contains(names, "talkrelay-store")
+		},
+		lose: func() {
+			nc.servers[victim].Shutdown()
+			nc.servers[victim].WaitForShutdown()
+		},
+		cMoved: func() bool {
+			for i := range nc.servers {
+				if i != victim && slices.Contains(nc.connections(i), "talkrelay-cluster-c") {
+					return true
+				}
+			}
+			return false
+		},
+	})
+}
+
+// natsLoss is how a test loses one NATS server of three.
+type natsLoss struct {
+	urls      string              // every server's client URL, comma-separated
+	victimURL string              // the server to lose: node C's only URL
+	lead      func(stream string) // makes the victim lead stream
+	holdsC    func() bool         // the victim holds C's connections (nil: not checked)
+	lose      func()              // the loss itself
+	cMoved    func() bool         // C's cluster connection is on another server (nil: not checked)
+}
+
+// loseOneNATSServer runs the three SFU nodes through l's loss (see
+// TestClusterThreeNATSServersLoseOne).
+func loseOneNATSServer(t *testing.T, l natsLoss) {
 	tweak := func(c *server.Config) {
 		c.NATSReplicas = 3
 		c.Cluster.Heartbeat = 500 * time.Millisecond // six heartbeating nodes' connections on two cores
 	}
-	a := clusterNode(t, nc.urls(), "a", tweak)
-	b := clusterNode(t, nc.urls(), "b", tweak)
-	c := clusterNode(t, nc.servers[victim].ClientURL(), "c", tweak)
+	a := clusterNode(t, l.urls, "a", tweak)
+	b := clusterNode(t, l.urls, "b", tweak)
+	c := clusterNode(t, l.victimURL, "c", tweak)
 	servertest.WaitFor(t, 10*time.Second, "three nodes registered", func() bool {
 		return len(a.node.Cluster().Nodes()) == 3 && len(b.node.Cluster().Nodes()) == 3 && len(c.node.Cluster().Nodes()) == 3
 	})
-	checkReplicas(t, nc.urls(), 3)
+	checkReplicas(t, l.urls, 3)
 
 	a.startHost("big", "host", hostOptions{})
 	servertest.WaitFor(t, 10*time.Second, "A claims the room, as C sees", func() bool {
@@ -76,15 +111,14 @@ func TestClusterThreeNATSServersLoseOne(t *testing.T) {
 	waitSameChat(t, chatters, 9)
 
 	// The victim leads the chat stream and holds C's connections.
-	nc.moveStreamLeader("TALKRELAY_CHAT", victim)
-	if names := nc.connections(victim); !slices.Contains(names, "talkrelay-cluster-c") || !slices.Contains(names, "talkrelay-store") {
-		t.Fatalf("C's NATS connections are not on the server to lose: %v", names)
+	l.lead("TALKRELAY_CHAT")
+	if l.holdsC != nil && !l.holdsC() {
+		t.Fatal("C's NATS connections are not on the server to lose")
 	}
 	videoB, _ := recB.counts()
 	videoC, _ := recC.counts()
 	liveB, liveC := relayedLive(t, b, "big"), relayedLive(t, c, "big")
-	nc.servers[victim].Shutdown()
-	nc.servers[victim].WaitForShutdown()
+	l.lose()
 
 	// Each message is sent until acknowledged: a send refused while the
 	// stream changes leader (store_failed) is sent again with the same id, as
@@ -97,14 +131,9 @@ func TestClusterThreeNATSServersLoseOne(t *testing.T) {
 	}
 	t.Logf("sends retried after store_failed during the failover: %d", retried)
 	msgs := waitSameChat(t, chatters, 18)
-	servertest.WaitFor(t, 15*time.Second, "C's cluster connection on another server", func() bool {
-		for i := range nc.servers {
-			if i != victim && slices.Contains(nc.connections(i), "talkrelay-cluster-c") {
-				return true
-			}
-		}
-		return false
-	})
+	if l.cMoved != nil {
+		servertest.WaitFor(t, 15*time.Second, "C's cluster connection on another server", l.cMoved)
+	}
 
 	// The stored history, read on each node, is the same 18 messages.
 	for _, e := range []*env{a, b, c} {
@@ -211,14 +240,28 @@ func waitViewerCount(t *testing.T, c *envClient, want int) {
 // they all saw the same ones in the same order with contiguous sequences.
 func waitSameChat(t *testing.T, chatters []*chatter, n int) []chatMessage {
 	t.Helper()
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d chat messages on every node", n), func() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var counts []int
 		for _, ch := range chatters {
-			if len(ch.messages()) < n {
-				return false
-			}
+			counts = append(counts, len(ch.messages()))
 		}
-		return true
-	})
+		if slices.Min(counts) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			var seqs [][]uint64
+			for _, ch := range chatters {
+				var ss []uint64
+				for _, m := range ch.messages() {
+					ss = append(ss, m.Seq)
+				}
+				seqs = append(seqs, ss)
+			}
+			t.Fatalf("timed out waiting for %d chat messages on every node; the chatters have %v: %v", n, counts, seqs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	ref := chatters[0].messages()
 	for i, m := range ref {
 		if i > 0 && m.Seq != ref[i-1].Seq+1 {
