@@ -48,6 +48,21 @@ func (h *Hub) Sync(ctx context.Context, roomName string, seq uint64) error {
 	return nil
 }
 
+// Heads returns, for every room with members here whose history is loaded,
+// the newest message they hold: a cluster node compares them with the
+// store's to catch up on messages no notification brought.
+func (h *Hub) Heads() map[string]uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]uint64, len(h.rooms))
+	for name, r := range h.rooms {
+		if r.loaded.Load() {
+			out[name] = r.head.Load()
+		}
+	}
+	return out
+}
+
 // Read-back retries: 8 tries over about 1.3 s in all.
 const (
 	readBackTries = 8

@@ -94,3 +94,54 @@ func (n *Node) onChat(roomName string, seq uint64) {
 		n.log.Warn("chat sync", "room", roomName, "err", err)
 	}
 }
+
+// chatCatchUpEvery is how often the node compares its rooms' chat with the
+// store's.
+const chatCatchUpEvery = 2 * time.Second
+
+// catchUpChat delivers chat messages that no notification brought: when a
+// NATS server dies the stream's watch can miss the last messages stored
+// around the election, and no later message would bring them along. Every
+// chatCatchUpEvery it reads each room's newest sequence from the store and
+// syncs a room that is behind; a newest sequence that cannot be read back
+// (a deleted message) is tried twice, then left until it changes. It runs
+// until the node closes.
+func (n *Node) catchUpChat() {
+	if n.cfg.Chat == nil || n.cfg.LastChatSeq == nil {
+		return
+	}
+	t := time.NewTicker(chatCatchUpEvery)
+	defer t.Stop()
+	tried := map[string]uint64{} // the newest sequence last tried, per room
+	attempts := map[string]int{} // tries of it
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		heads := n.cfg.Chat.Heads()
+		for name := range tried {
+			if _, ok := heads[name]; !ok {
+				delete(tried, name)
+				delete(attempts, name)
+			}
+		}
+		for name, head := range heads {
+			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+			last, err := n.cfg.LastChatSeq(ctx, name)
+			if err == nil && last > head {
+				if tried[name] != last {
+					tried[name], attempts[name] = last, 0
+				}
+				if attempts[name] < 2 {
+					attempts[name]++
+					if err := n.cfg.Chat.Sync(ctx, name, last); err != nil {
+						n.log.Debug("chat catch-up", "room", name, "err", err)
+					}
+				}
+			}
+			cancel()
+		}
+	}
+}

@@ -54,6 +54,10 @@ type Config struct {
 	Chat             *chat.Hub
 	// WatchChat reports chat messages stored by any node (store.WatchChat).
 	WatchChat func(fn func(room string, seq uint64)) (func(), error)
+	// LastChatSeq is a room's newest stored chat sequence
+	// (store.LastChatSeq): the catch-up compares it with what members here
+	// hold (bus.go).
+	LastChatSeq func(ctx context.Context, room string) (uint64, error)
 	// EgressBytes returns the media bytes sent so far, for the load figures.
 	EgressBytes func() uint64
 	// Heartbeat is how often the node reports itself (default 1 s); a node
@@ -186,7 +190,9 @@ func Start(cfg Config) (*Node, error) {
 			return fail(err)
 		}
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
+	// Chat catch-up: owned by the Node, ends at Close.
+	go func() { defer n.wg.Done(); n.catchUpChat() }()
 	// Relay server: owned by the Node, ends when Close closes the listener.
 	go func() { defer n.wg.Done(); n.server.serve(ctx) }()
 	// Reconciler: owned by the Node, ends at Close.

@@ -64,7 +64,7 @@ func (s *Server) startCluster() error {
 		NATSURL: s.cfg.NATSURL, Replicas: s.cfg.NATSReplicas, NodeID: cc.NodeID, URL: url,
 		RelayAddr: cc.RelayAddr, RelayAdvertise: s.relayAdvertise(), Secret: cc.Secret,
 		MaxViewers: redirectAt, MaxRelayChildren: cc.MaxRelayChildren,
-		Rooms: s.rooms, Chat: s.chat, WatchChat: s.store.WatchChat,
+		Rooms: s.rooms, Chat: s.chat, WatchChat: s.store.WatchChat, LastChatSeq: s.store.LastChatSeq,
 		EgressBytes: func() uint64 {
 			a, v := s.engine.MediaCounters()
 			return a.BytesOut + v.BytesOut

@@ -23,17 +23,15 @@ import (
 // leading the chat stream (and holding node C's connections) runs as its
 // own process and is killed with SIGKILL, so nothing is handed over: the
 // stream's other replicas elect a new leader after their timeout while chat
-// is sent, and nothing may be lost.
+// is sent, and nothing is lost.
 //
-// Open bug, so this runs only with TALKRELAY_NATS_CRASH=1: in about 4 runs
-// of 10 one node's members never get the last one or two messages sent after
-// the crash (every send was acknowledged; the other nodes deliver them). No
-// chat sync error is logged and the chat watch reports no interruption: the
-// node's watch (store.WatchChat, an ordered consumer of the chat stream)
-// apparently stops reporting after the stream's leader died.
+// It found that a node's chat watch (store.WatchChat) can miss the last
+// messages stored around the election, with no error anywhere: before the
+// cluster's chat catch-up (cluster/bus.go) one node's members lacked the
+// last one or two messages in about 4 runs of 10.
 func TestClusterNATSServerCrash(t *testing.T) {
-	if os.Getenv("TALKRELAY_NATS_CRASH") == "" {
-		t.Skip("reproduces an open bug (see the comment); set TALKRELAY_NATS_CRASH=1 to run it")
+	if testing.Short() {
+		t.Skip("builds and runs a NATS server binary")
 	}
 	nc := startNATSClusterWithProcess(t)
 	loseOneNATSServer(t, natsLoss{
