@@ -176,19 +176,27 @@ func relayedLive(t *testing.T, e *env, room string) string {
 	return ""
 }
 
-// checkReplicas fails unless every JetStream stream (KV buckets are streams
-// too) has want replicas, and the stores' and the cluster's are all there.
-func checkReplicas(t *testing.T, urls string, want int) {
+// jetStreamClient connects to the NATS servers at urls as a plain client;
+// the connection closes when the test ends.
+func jetStreamClient(t *testing.T, urls string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	conn, err := nats.Connect(urls)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(conn.Close)
 	js, err := jetstream.New(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return conn, js
+}
+
+// checkReplicas fails unless every JetStream stream (KV buckets are streams
+// too) has want replicas, and the stores' and the cluster's are all there.
+func checkReplicas(t *testing.T, urls string, want int) {
+	t.Helper()
+	_, js := jetStreamClient(t, urls)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	seen := map[string]int{}

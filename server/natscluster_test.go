@@ -33,29 +33,34 @@ func startNATSCluster(t *testing.T, size int) *natsCluster {
 	}
 	c := &natsCluster{t: t}
 	for i := range size {
-		ns, err := natsserver.NewServer(&natsserver.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-			Cluster: natsserver.ClusterOpts{Name: "talkrelay-test", Host: "127.0.0.1", Port: routePorts[i]},
-			Routes:  natsserver.RoutesFromStr(strings.Join(routes, ",")),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns.Start()
-		t.Cleanup(ns.Shutdown)
-		c.servers = append(c.servers, ns)
-	}
-	for _, ns := range c.servers {
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("NATS %s not ready", ns.Name())
-		}
+		c.servers = append(c.servers, startRoutedNATS(t, fmt.Sprintf("n%d", i+1), routePorts[i], routes))
 	}
 	servertest.WaitFor(t, 30*time.Second, "a JetStream meta leader that knows every server", func() bool {
 		l := c.metaLeader()
 		return l >= 0 && len(c.servers[l].JetStreamClusterPeers()) == size
 	})
 	return c
+}
+
+// startRoutedNATS starts one JetStream server of the test cluster in the
+// test process, routed to routes, and waits until it takes clients.
+func startRoutedNATS(t *testing.T, name string, routePort int, routes []string) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		ServerName: name, Host: "127.0.0.1", Port: -1,
+		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+		Cluster: natsserver.ClusterOpts{Name: "talkrelay-test", Host: "127.0.0.1", Port: routePort},
+		Routes:  natsserver.RoutesFromStr(strings.Join(routes, ",")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("NATS %s not ready", name)
+	}
+	return ns
 }
 
 // freeLoopbackPort returns a TCP port on 127.0.0.1 nobody listens on now.

@@ -14,7 +14,6 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/server/servertest"
 )
@@ -64,21 +63,7 @@ func startNATSClusterWithProcess(t *testing.T) *mixedNATS {
 	}
 	var urls []string
 	for i := range 2 {
-		ns, err := natsserver.NewServer(&natsserver.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-			Cluster: natsserver.ClusterOpts{Name: "talkrelay-test", Host: "127.0.0.1", Port: routePorts[i]},
-			Routes:  natsserver.RoutesFromStr(strings.Join(routes, ",")),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns.Start()
-		t.Cleanup(ns.Shutdown)
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("NATS %s not ready", ns.Name())
-		}
-		urls = append(urls, ns.ClientURL())
+		urls = append(urls, startRoutedNATS(t, fmt.Sprintf("n%d", i+1), routePorts[i], routes[:]).ClientURL())
 	}
 	port := freeLoopbackPort(t)
 	cmd := exec.Command(bin, "--name", "n3", "--port", fmt.Sprint(port), "--cluster-port", fmt.Sprint(routePorts[2]),
@@ -127,15 +112,7 @@ func startNATSClusterWithProcess(t *testing.T) *mixedNATS {
 // stepdown request with a preferred server, as any client can.
 func leadStream(t *testing.T, urls, stream, name string) {
 	t.Helper()
-	conn, err := nats.Connect(urls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	js, err := jetstream.New(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, js := jetStreamClient(t, urls)
 	leader := func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
