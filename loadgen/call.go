@@ -57,10 +57,7 @@ func RunCall(ctx context.Context, cfg CallConfig) (*CallReport, error) {
 		return nil, err
 	}
 	if cfg.Progress != nil {
-		pctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go r.progress(pctx, done)
-		defer func() { stop(); <-done }()
+		defer startProgress(r.progress)()
 	}
 
 	// life ends at hang-up, not at ctx: an interrupted run still hangs up

@@ -21,6 +21,15 @@ func (r *run) progress(ctx context.Context, done chan<- struct{}) {
 		})
 }
 
+// startProgress runs a scenario's progress loop on a goroutine of its own;
+// the returned function stops it and waits for it to end.
+func startProgress(progress func(ctx context.Context, done chan<- struct{})) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go progress(ctx, done)
+	return func() { cancel(); <-done }
+}
+
 // progressLoop writes line's result to out every interval until ctx ends,
 // then closes done. line is given the packets rxs expected and received
 // since each started and the delivery rate since the last line.

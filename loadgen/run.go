@@ -58,10 +58,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.log.Warn(warn)
 	}
 	if cfg.Progress != nil {
-		pctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go r.progress(pctx, done)
-		defer func() { stop(); <-done }()
+		defer startProgress(r.progress)()
 	}
 
 	// life ends at teardown, not at ctx: an interrupted run still closes its
